@@ -1,0 +1,1 @@
+"""Media transports and codecs: how call audio gets between Asterisk and the bot."""
