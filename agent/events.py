@@ -36,6 +36,13 @@ class Utterance:
 
 
 @dataclass(frozen=True, slots=True)
+class SpeechStarted:
+    """Voice activity began on the debtor's side (drives barge-in)."""
+
+    at: float  # monotonic time of the first voiced frame
+
+
+@dataclass(frozen=True, slots=True)
 class Silence:
     """The debtor said nothing for `seconds` after the bot stopped speaking."""
 
