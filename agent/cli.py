@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -59,6 +60,74 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 
 
 # --- the daemon and single calls (issue 2) -------------------------------------------------
+
+
+@cli.command()
+@click.pass_context
+@_fail_cleanly
+def run(ctx: click.Context) -> None:
+    """Run the daemon in the foreground (Ctrl-C or SIGTERM drains live calls and stops)."""
+    from agent.daemon import Daemon, install_signal_handlers
+    from agent.tts import Tts
+
+    cfg = _config(ctx)
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        install_signal_handlers(stop)
+        tts = Tts(cfg.tts)
+        try:
+            click.echo(f"tagih: daemon up; ARI {cfg.ari.url} app {cfg.ari.app}; "
+                       f"control socket {cfg.daemon.control_socket}", err=True)
+            await Daemon(cfg, tts).run(stop)
+        finally:
+            await tts.aclose()
+
+    asyncio.run(_main())
+
+
+def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--var")
+        out[key] = value
+    return out
+
+
+@cli.command()
+@click.argument("number")
+@click.option("--name", default="", help="The debtor's name, for the greeting.")
+@click.option("--lang", default="", help="Locale of the call (id, en).")
+@click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
+              help="Channel variable for the dialplan (repeatable).")
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True,
+              help="Seconds to wait for the call to end.")
+@click.pass_context
+@_fail_cleanly
+def call(ctx: click.Context, number: str, name: str, lang: str, variables: tuple[str, ...],
+         timeout_s: float) -> None:
+    """Place one call through the running daemon; print its report as JSON."""
+    from agent.control import request
+
+    cfg = _config(ctx)
+    body = {"number": number, "name": name, "locale": lang, "variables": _parse_vars(variables)}
+    report = asyncio.run(request(cfg.daemon.control_socket, "POST", "/calls", body,
+                                 timeout_s=timeout_s))
+    click.echo(json.dumps(report, ensure_ascii=False))
+
+
+@cli.command()
+@click.pass_context
+@_fail_cleanly
+def status(ctx: click.Context) -> None:
+    """Show whether the daemon runs, is connected to Asterisk, and its live calls."""
+    from agent.control import request
+
+    cfg = _config(ctx)
+    click.echo(json.dumps(asyncio.run(request(cfg.daemon.control_socket, "GET", "/status",
+                                              timeout_s=5))))
 
 
 # --- speech: models (issue 3) ---------------------------------------------------------------

@@ -68,6 +68,7 @@ class DialConfig:
 class TtsConfig:
     voice_en: str = "en-us"
     voice_id: str = "id"
+    voice_ko: str = "ko"  # the test-only locale pack (the Korean Vosk model is the only one here)
     rate: int = 175
     timeout_s: float = 20.0
     cache_dir: str = "var/tts-cache"
@@ -95,6 +96,13 @@ class CallConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DaemonConfig:
+    control_socket: str = "var/tagih.sock"
+    drain_s: float = 30.0
+    record_dir: str = ""  # when set, each call's received audio is kept as <call_id>-rx.wav
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ari: AriConfig = field(default_factory=AriConfig)
     ami: AmiConfig = field(default_factory=AmiConfig)
@@ -105,6 +113,7 @@ class Config:
     asr: AsrConfig = field(default_factory=AsrConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     call: CallConfig = field(default_factory=CallConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
 
 def _coerce(key: str, raw: Any, typ: Any) -> Any:
