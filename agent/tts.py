@@ -94,6 +94,12 @@ def resolve_voice(voices: Iterable[Any], wanted: str) -> str:
     raise TtsError(f"tts voice {wanted!r} is not installed in espeak-ng (try 'espeak-ng --voices')")
 
 
+def _espeak_sync() -> None:
+    from pyttsx3.drivers import _espeak
+
+    _espeak.Synchronize()
+
+
 Job = Callable[[Any], bytes]
 
 
@@ -145,6 +151,7 @@ class _Worker:
                 # not pyttsx3.init(): that returns a process-wide singleton, and a stuck
                 # singleton would refuse every later runAndWait ('run loop already started')
                 self._engine = pyttsx3.Engine("espeak")
+                _espeak_sync()  # let the driver's own start-up settings land before ours
                 self._voices = list(self._engine.getProperty("voices"))
             # a collected Engine resets espeak's global synth callback: claim it again
             from pyttsx3.drivers import _espeak
@@ -155,6 +162,18 @@ class _Worker:
     def synth(self, text: str, voice: str, rate: int, tmp_dir: Path) -> bytes:
         """Run on the worker thread: synthesise `text`, return 22050 Hz PCM."""
         ident = resolve_voice(self._voices, voice)
+        for _attempt in range(3):
+            raw, got_voice, got_rate = self._synth_once(text, ident, rate, tmp_dir)
+            if got_voice != ident:  # pyttsx3 swallows a refused voice and keeps the old one
+                raise TtsError(f"tts voice {voice!r} was refused by espeak-ng (got {got_voice!r})")
+            if got_rate == rate:
+                return raw
+            # espeak queues parameter changes on its own thread; rarely an older one lands last
+            log.info("espeak-ng spoke at rate %s instead of %s; rendering again", got_rate, rate)
+        raise TtsError(f"tts rate {rate} is not applied by espeak-ng (it keeps {got_rate})")
+
+    def _synth_once(self, text: str, ident: str, rate: int, tmp_dir: Path
+                    ) -> tuple[bytes, str, int]:
         engine = self._engine
         engine.setProperty("voice", ident)
         engine.setProperty("rate", rate)
@@ -163,13 +182,11 @@ class _Worker:
         try:
             engine.save_to_file(text, name)
             engine.runAndWait()
-            got = engine.getProperty("voice")
-            if got != ident:  # pyttsx3 swallows a refused voice and keeps the old one
-                raise TtsError(f"tts voice {voice!r} was refused by espeak-ng (still {got!r})")
             with wave.open(name, "rb") as w:
                 if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (ESPEAK_RATE, 1, 2):
                     raise TtsError(f"tts engine wrote an unexpected WAV format to {name}")
-                return w.readframes(w.getnframes())
+                raw = w.readframes(w.getnframes())
+            return raw, engine.getProperty("voice"), engine.getProperty("rate")
         except (OSError, EOFError, wave.Error) as exc:
             raise TtsError(f"tts could not read the synthesised audio: {exc}") from None
         finally:
