@@ -46,7 +46,7 @@ class RetryRules:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> RetryRules:
-        """From a campaign's retry JSON: {"NO_ANSWER": {"delay_s": .., "max": ..}, "cycle_gap_s": ..}."""
+        """From campaign retry JSON: {"NO_ANSWER": {"delay_s": 60, "max": 3}, "cycle_gap_s": 9}."""
         rules = dict(DEFAULT_RETRY)
         for key, value in data.items():
             if key in RETRYABLE and isinstance(value, Mapping):

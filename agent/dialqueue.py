@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from agent.cadence import CONVERSATION, RETRYABLE, HourStats, RetryRules
-from agent.policy import CampaignRules, Consent, Decision, DebtorRules, History
+from agent.policy import CampaignRules, Consent, DebtorRules, Decision, History
 from agent.store import Store, from_db, to_db
 
 HISTORY_DAYS = 8
@@ -98,8 +98,12 @@ class DialQueue:
             " FROM accounts WHERE next_contact_at <= ? AND state = 'open'"
             " ORDER BY next_contact_at LIMIT ?", (to_db(now), limit))
 
-    async def inputs(self, debtor_ids: Sequence[int], now: datetime) -> dict[int, DebtorInputs]:
-        """Policy inputs for the debtors: best callable phone, history, consents, answer stats."""
+    async def inputs(self, debtor_ids: Sequence[int], now: datetime,
+                     exclude_attempt: int = 0) -> dict[int, DebtorInputs]:
+        """Policy inputs for the debtors: best callable phone, history, consents, answer stats.
+
+        `exclude_attempt` leaves that attempt out of the history (re-checking a dial itself).
+        """
         if not debtor_ids:
             return {}
         ids, marks = list(debtor_ids), _marks(len(debtor_ids))
@@ -118,7 +122,8 @@ class DialQueue:
         talks: dict[int, list[datetime]] = defaultdict(list)
         for debtor_id, dialled, disp in await self.store.fetchall(
                 "SELECT debtor_id, dialled_at, disposition FROM attempts"
-                f" WHERE debtor_id IN ({marks}) AND dialled_at >= ?", [*ids, since]):
+                f" WHERE debtor_id IN ({marks}) AND dialled_at >= ? AND id != ?",
+                [*ids, since, exclude_attempt]):
             attempts[debtor_id].append(from_db(dialled))
             if disp in CONVERSATION:
                 talks[debtor_id].append(from_db(dialled))
@@ -212,18 +217,16 @@ class DialQueue:
                 (to_db(at), local_time, _checks_json(decision), attempt.attempt_id))
 
     async def mark_skipped(self, attempt: ClaimedAttempt, at: datetime, decision: Decision,
-                           close: bool) -> None:
-        """End a claimed attempt the policy refused; move the account to the next allowed time."""
+                           next_at: datetime | None) -> None:
+        """End a claimed attempt the policy refused; move the account's next contact to next_at."""
         async with self.store.transaction() as db:
             await self.record_decision(db, attempt.attempt_id, attempt.debtor_id, at, decision)
             await db.execute(
                 "UPDATE attempts SET checks = ?, disposition = 'SKIPPED', ended_at = ?"
                 " WHERE id = ?", (_checks_json(decision), to_db(at), attempt.attempt_id))
-            nxt = decision.next_allowed
             await db.execute(
-                "UPDATE accounts SET next_contact_at = ?, next_kind = ?,"
-                " state = CASE WHEN ? THEN 'closed' ELSE state END WHERE id = ?",
-                (to_db(nxt) if nxt else None, attempt.kind, int(close), attempt.account_id))
+                "UPDATE accounts SET next_contact_at = ?, next_kind = ? WHERE id = ?",
+                (to_db(next_at) if next_at else None, attempt.kind, attempt.account_id))
 
     async def ended(self, attempt_id: int) -> Any:
         """The attempt row joined with its debtor's tz and segment."""
@@ -232,15 +235,21 @@ class DialQueue:
             " WHERE a.id = ?", (attempt_id,))
 
     async def consecutive(self, account_id: int, disposition: str) -> int:
-        """How many of the account's latest ended attempts ended with `disposition` in a row."""
+        """How many latest attempts of the current cycle ended with `disposition` in a row.
+
+        A cycle starts with an attempt that is not a retry; retries continue it.
+        """
         rows = await self.store.fetchall(
-            "SELECT disposition FROM attempts WHERE account_id = ? AND ended_at IS NOT NULL"
-            " AND disposition != 'SKIPPED' ORDER BY id DESC LIMIT 20", (account_id,))
+            "SELECT disposition, kind FROM attempts WHERE account_id = ?"
+            " AND ended_at IS NOT NULL AND disposition != 'SKIPPED' ORDER BY id DESC LIMIT 20",
+            (account_id,))
         n = 0
-        for (disp,) in rows:
+        for disp, kind in rows:
             if disp != disposition:
                 break
             n += 1
+            if kind != "retry":
+                break
         return n
 
     async def pending_promise(self, account_id: int) -> str | None:
@@ -266,25 +275,6 @@ class DialQueue:
                 "UPDATE accounts SET next_contact_at = ?, next_kind = ?,"
                 " state = CASE WHEN ? THEN 'closed' ELSE state END WHERE id = ?",
                 (to_db(next_at) if next_at else None, kind, int(close), row["account_id"]))
-
-    async def promise_accounts(self, promise_ids: Sequence[int]) -> list[Any]:
-        if not promise_ids:
-            return []
-        return await self.store.fetchall(
-            "SELECT p.id, p.account_id, p.due_date, d.tz, a.amount_due, (SELECT COALESCE("
-            "SUM(amount), 0) FROM payments y WHERE y.account_id = a.id) AS paid"
-            " FROM promises p JOIN accounts a ON a.id = p.account_id"
-            f" JOIN debtors d ON d.id = a.debtor_id WHERE p.id IN ({_marks(len(promise_ids))})",
-            list(promise_ids))
-
-    async def set_next(self, moves: Iterable[tuple[int, datetime | None, str, bool]]) -> None:
-        """Set (account_id, next contact, kind, close) for several accounts in one transaction."""
-        async with self.store.transaction() as db:
-            await db.executemany(
-                "UPDATE accounts SET next_contact_at = ?, next_kind = ?,"
-                " state = CASE WHEN ? THEN 'closed' ELSE state END WHERE id = ?",
-                [(to_db(at) if at else None, kind, int(close), acc)
-                 for acc, at, kind, close in moves])
 
 
 def _checks_json(decision: Decision) -> str:

@@ -95,3 +95,4 @@ class CallOutcome:
     callback_at: str | None = None
     flags: tuple[str, ...] = ()
     turns: tuple[Turn, ...] = field(default_factory=tuple)
+    rpc: bool = False  # the debtor verified themselves (right-party contact)

@@ -175,7 +175,8 @@ def allowed_intervals(prof_name: str, tz_name: str, start_date: date, days: int,
     return out
 
 
-def _consent_at(debtor: DebtorRules, at: datetime) -> bool:
+def consent_at(debtor: DebtorRules, at: datetime) -> bool:
+    """True when the debtor consented to calls outside the legal window, valid at `at`."""
     return any(c.kind == CONSENT_OUTSIDE_HOURS and c.valid_at(at) for c in debtor.consents)
 
 
@@ -183,7 +184,7 @@ def _window_check(prof: WindowProfile, debtor: DebtorRules, now: datetime
                   ) -> tuple[bool, str, datetime | None]:
     tz = zone(debtor.tz)
     local = now.astimezone(tz)
-    consent = _consent_at(debtor, now)
+    consent = consent_at(debtor, now)
     for offset in range(_SEARCH_DAYS):
         day = local.date() + timedelta(days=offset - 1)
         window = _day_window(prof, debtor, day, consent)
@@ -234,7 +235,7 @@ def _check_once(now: datetime, debtor: DebtorRules, history: History, rules: Cam
     checks["dnc"] = "pass"
     ok, why, nxt = _window_check(prof, debtor, now)
     checks["window"] = ("pass: " if ok else "fail: ") + why
-    if _consent_at(debtor, now):
+    if consent_at(debtor, now):
         checks["consent"] = CONSENT_OUTSIDE_HOURS
     if not ok:
         return checks, why, nxt
@@ -278,7 +279,7 @@ def _search_next(candidate: datetime | None, debtor: DebtorRules, history: Histo
 
 def next_allowed(after_utc: datetime, debtor: DebtorRules, history: History,
                  rules: CampaignRules) -> datetime | None:
-    """The earliest instant >= after_utc at which a dial would be allowed (None: not within 62 d)."""
+    """The earliest instant >= after_utc at which a dial is allowed (None: not in 62 days)."""
     d = decide(after_utc, debtor, history, rules)
     return after_utc if d.allowed else d.next_allowed
 

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +126,7 @@ class Store:
         """Run a read query outside any write transaction."""
         async with self._lock:
             cur = await self._db.execute(sql, tuple(params))
-            cur.row_factory = sqlite3.Row  # type: ignore[assignment]
+            cur.row_factory = sqlite3.Row
             return list(await cur.fetchall())
 
     async def fetchone(self, sql: str, params: Iterable[Any] = ()) -> sqlite3.Row | None:
@@ -306,26 +306,41 @@ class Store:
         """Settle pending promises against payments: (kept promise ids, broken promise ids).
 
         Kept: payments on the account made from the promise's creation day up to its date sum
-        to at least the promised amount. Broken: its date is before `today` and it is not kept.
+        to at least the promised amount; an account whose payments cover `amount_due` closes.
+        Broken: its date is before `today` and it is not kept; the account's next contact is
+        set to the start of the day after the promise date (debtor local), kind `recontact`.
         """
         async with self.transaction() as db:
             cur = await db.execute(
-                "SELECT p.id, p.amount, p.due_date < ?, (SELECT COALESCE(SUM(amount), 0)"
-                " FROM payments y WHERE y.account_id = p.account_id"
+                "SELECT p.id, p.amount, p.due_date, p.account_id, d.tz,"
+                " (SELECT COALESCE(SUM(amount), 0) FROM payments y"
+                " WHERE y.account_id = p.account_id"
                 " AND substr(y.paid_at, 1, 10) >= substr(p.created_at, 1, 10)"
-                " AND substr(y.paid_at, 1, 10) <= p.due_date)"
-                " FROM promises p WHERE p.status = 'pending'", (today.isoformat(),))
+                " AND substr(y.paid_at, 1, 10) <= p.due_date),"
+                " (SELECT COALESCE(SUM(amount), 0) FROM payments y"
+                " WHERE y.account_id = p.account_id) >= a.amount_due"
+                " FROM promises p JOIN accounts a ON a.id = p.account_id"
+                " JOIN debtors d ON d.id = a.debtor_id WHERE p.status = 'pending'")
             kept: list[int] = []
             broken: list[int] = []
-            for pid, amount, past, paid in await cur.fetchall():
+            moves: list[tuple[str | None, str, str, int]] = []
+            now = self.now_text()
+            for pid, amount, due, account, tz, paid, settled in await cur.fetchall():
                 if paid >= amount:
                     kept.append(pid)
-                elif past:
+                    moves.append((None, "regular", "closed", account) if settled else (
+                        to_db(self.clock.now() + timedelta(days=1)), "regular", "open", account))
+                elif due < today.isoformat():
                     broken.append(pid)
-            now = self.now_text()
+                    day_after = date.fromisoformat(due) + timedelta(days=1)
+                    at = datetime.combine(day_after, time(0), zone(tz))
+                    moves.append((to_db(at), "recontact", "open", account))
             await db.executemany(
                 "UPDATE promises SET status = ?, resolved_at = ? WHERE id = ?",
                 [("kept", now, i) for i in kept] + [("broken", now, i) for i in broken])
+            await db.executemany(
+                "UPDATE accounts SET next_contact_at = ?, next_kind = ?, state = ? WHERE id = ?",
+                moves)
         return kept, broken
 
 

@@ -1,23 +1,27 @@
-"""Speech synthesis: pyttsx3 (libespeak-ng) owned by ONE worker thread, with a disk cache.
+"""Speech synthesis: libespeak-ng via pyttsx3's binding, owned by ONE worker thread; disk cache.
 
-Why one thread: concurrent `runAndWait` from two threads raises 'run loop already started' in
-one and hangs the other forever (docs/vosk-tts.md). So every pyttsx3 call happens on the thread
-of a `_Worker`, which takes jobs from a queue one at a time. The espeak C library is process
-wide (one synth callback, initialised once), so a module lock also serialises workers that
-belong to different `Tts` objects or that replaced a stuck one.
+Why one thread: concurrent pyttsx3 `runAndWait` from two threads raises 'run loop already
+started' in one and hangs the other forever (docs/vosk-tts.md). Every espeak call here happens
+on the thread of a `_Worker`, one job at a time, under a module lock (espeak is one C state per
+process, so two `Tts` objects, or a worker that replaced a stuck one, are serialised too).
 
-Timeout and restart: each render waits at most `cfg.timeout_s`. When it does not finish, the
-worker is retired: its driver loop is told to end (pyttsx3's known hang is a Python loop that
-waits for a callback that never comes, so this frees it), it takes no more jobs, and a fresh
-worker with a fresh `pyttsx3.Engine` serves the next render once the espeak lock is free.
-A hang inside the C library itself cannot be cleared in-process: renders then keep timing out
-with a TtsError naming the cause (restart the daemon).
+Why not pyttsx3's Engine loop: measured here, pyttsx3 2.99's espeak driver races with
+espeak-ng's own synthesis thread (RETRIEVAL mode queues SetParameter and Synth on a fifo):
+renders came out at the wrong rate (200 wpm instead of the configured 175), some came out
+empty when an earlier Engine was garbage-collected (its __del__ sets the process-wide synth
+callback to None), and its GetParameter binding drops an argument. So we drive libespeak-ng
+through pyttsx3's ctypes binding (`pyttsx3.drivers._espeak`, same library, same 22050 Hz
+output) and wait for our own job's MSG_TERMINATED event (matched by user_data) with a timeout.
+A side effect: pyttsx3's "Audio saved to <path>" print never runs, so nothing reaches stdout
+and no process-wide stdout/fd redirection is needed (redirect_stdout would swap sys.stdout for
+every thread; an fd redirect would also hide the C side of every library in the process).
 
-Stdout noise: pyttsx3's espeak driver `print`s "Audio saved to <path>" after every file. That
-is a Python-level print, not a C write, so an fd-level redirect is unnecessary, and
-`contextlib.redirect_stdout` would swap `sys.stdout` for every thread of the process while a
-render runs (losing other threads' output). The narrowest fix is to shadow the name `print`
-in that one driver module's globals with a DEBUG logger: only that module's prints change.
+Timeout and restart: the worker waits at most `cfg.timeout_s` for espeak and then cancels the
+synthesis; the asyncio side also waits at most `cfg.timeout_s`. If that expires (the worker is
+stuck, e.g. inside espeak), the worker is retired (takes no more jobs, exits when its call
+returns) and a fresh worker serves the next render once the espeak lock is free. A hang inside
+the C library that never returns cannot be cleared in-process: renders then keep failing with
+a TtsError (restart the daemon).
 
 Output: mono 16-bit little-endian PCM at 8000 Hz, resampled from espeak's 22050 Hz with soxr.
 Cache: `<cache_dir>/<sha256>.slin`, keyed by (engine + versions, voice, rate, output rate,
@@ -29,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ctypes
 import hashlib
 import importlib
 import importlib.metadata
@@ -39,8 +44,8 @@ import os
 import queue
 import tempfile
 import threading
-import wave
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,22 +56,12 @@ from agent.media.codec import resample
 log = logging.getLogger(__name__)
 
 OUT_RATE = 8000
-ESPEAK_RATE = 22050  # hard-coded by pyttsx3's espeak driver
+ESPEAK_RATE = 22050  # libespeak-ng's output rate (espeak_Initialize returns it)
 ENGINE_NAME = "pyttsx3-espeak-ng"
 
 # libespeak-ng is one global C state per process: only one thread may synthesise at a time.
 _ESPEAK_LOCK = threading.Lock()
 _STOP = object()
-
-
-def _quiet_print(*args: Any, **_kwargs: Any) -> None:
-    log.debug("pyttsx3: %s", " ".join(str(a) for a in args))
-
-
-def _silence_driver_prints() -> None:
-    """Shadow `print` in pyttsx3's espeak driver module only (see the module docstring)."""
-    module = importlib.import_module("pyttsx3.drivers.espeak")
-    module.print = _quiet_print  # type: ignore[attr-defined]
 
 
 def engine_tag() -> str:
@@ -82,33 +77,103 @@ def cache_key(tag: str, voice: str, rate: int, text: str) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def resolve_voice(voices: Iterable[Any], wanted: str) -> str:
+@dataclass(frozen=True, slots=True)
+class VoiceInfo:
+    ident: str
+    name: str
+    languages: tuple[str, ...]
+
+
+def resolve_voice(voices: Iterable[VoiceInfo], wanted: str) -> str:
     """Map a voice name ('id', 'en-us', 'poz/id', 'Indonesian') to an espeak identifier."""
     w = wanted.strip().lower()
     for v in voices:
-        ident = str(v.id).lower()
-        names = {ident, ident.rsplit("/", 1)[-1], str(v.name).lower()}
-        names.update(str(lang).lower() for lang in (v.languages or ()))
+        names = {v.ident, v.ident.rsplit("/", 1)[-1], v.name.lower(), *v.languages}
         if w in names:
-            return ident
+            return v.ident
     raise TtsError(f"tts voice {wanted!r} is not installed in espeak-ng (try 'espeak-ng --voices')")
 
 
-def _espeak_sync() -> None:
-    from pyttsx3.drivers import _espeak
+@dataclass(slots=True)
+class _Job:
+    ident: int
+    chunks: list[bytes] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
 
-    _espeak.Synchronize()
+
+class _Espeak:
+    """libespeak-ng through pyttsx3's ctypes binding, one synthesis at a time.
+
+    Only the worker thread that holds _ESPEAK_LOCK calls in here. espeak runs the synthesis on
+    its own thread and hands audio and events to one process-wide callback; the callback
+    files them under the job whose id travels as espeak's user_data.
+    """
+
+    _initialised = False
+    _current: _Job | None = None
+    _ids = itertools.count(1)
+
+    def __init__(self) -> None:
+        from pyttsx3.drivers import _espeak
+        from pyttsx3.drivers.espeak import EspeakDriver
+
+        self._e = _espeak
+        if not (_Espeak._initialised or EspeakDriver._moduleInitialized):
+            if _espeak.Initialize(_espeak.AUDIO_OUTPUT_RETRIEVAL, 500) == -1:
+                raise TtsError("tts: libespeak-ng could not be initialised")
+            EspeakDriver._moduleInitialized = True  # espeak must not be initialised twice
+        _Espeak._initialised = True
+        _espeak.SetSynthCallback(_Espeak._on_synth)
+        self.voices = [
+            VoiceInfo(v.identifier.decode("utf-8").lower(), v.name.decode("utf-8"),
+                      (v.languages[1:].decode("utf-8", "ignore").lower(),))
+            for v in _espeak.ListVoices(None)
+        ]
+
+    @staticmethod
+    def _on_synth(wav: Any, numsamples: int, events: Any) -> int:
+        """Runs on espeak's thread. Must not raise (ctypes would print and carry on)."""
+        job = _Espeak._current
+        if job is None:
+            return 1  # nobody is listening: ask espeak to stop this synthesis
+        if numsamples > 0:
+            job.chunks.append(ctypes.string_at(wav, numsamples * 2))
+        i = 0
+        while events[i].type != 0:  # EVENT_LIST_TERMINATED
+            if events[i].type == 6 and events[i].user_data == job.ident:  # MSG_TERMINATED
+                job.done.set()
+            i += 1
+        return 0
+
+    def synth(self, text: str, ident: str, rate: int, limit_s: float) -> bytes:
+        e = self._e
+        if e.SetVoiceByName(ident.encode("utf-8")) != 0:
+            raise TtsError(f"tts voice {ident!r} was refused by espeak-ng")
+        e.SetParameter(e.RATE, rate, 0)
+        e.SetParameter(e.VOLUME, 100, 0)
+        job = _Job(next(_Espeak._ids))
+        _Espeak._current = job
+        try:
+            status = e.Synth(text, flags=e.ENDPAUSE | e.CHARS_UTF8, user_data=job.ident)
+            if status != 0:
+                raise TtsError(f"tts: espeak-ng refused the text (status {status})")
+            if not job.done.wait(limit_s):
+                e.Cancel()
+                raise TtsError(f"tts: espeak-ng did not finish within {limit_s} s")
+        finally:
+            _Espeak._current = None
+        return b"".join(job.chunks)
 
 
-Job = Callable[[Any], bytes]
+Job = Callable[["_Worker"], bytes]
 
 
 class _Worker:
-    """One thread that owns one pyttsx3 Engine and runs jobs one at a time."""
+    """One thread that owns the espeak session and runs jobs one at a time."""
 
     def __init__(self, name: str) -> None:
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._engine: Any = None
+        self._espeak: _Espeak | None = None
         self._retired = False
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         self.thread.start()
@@ -118,12 +183,9 @@ class _Worker:
         self._jobs.put((job, fut))
         return fut
 
-    def retire(self, *, unstick: bool) -> None:
-        """Take no more jobs; with `unstick`, end a pyttsx3 loop that waits forever."""
+    def retire(self) -> None:
+        """Take no more jobs; the thread exits once its current job returns."""
         self._retired = True
-        if unstick and self._engine is not None:
-            with contextlib.suppress(Exception):
-                self._engine.proxy._driver.endLoop()  # the loop polls this flag every 10 ms
         self._jobs.put(_STOP)
 
     def _run(self) -> None:
@@ -144,54 +206,15 @@ class _Worker:
 
     def _locked(self, job: Job) -> bytes:
         with _ESPEAK_LOCK:
-            if self._engine is None:
-                import pyttsx3
-
-                _silence_driver_prints()
-                # not pyttsx3.init(): that returns a process-wide singleton, and a stuck
-                # singleton would refuse every later runAndWait ('run loop already started')
-                self._engine = pyttsx3.Engine("espeak")
-                _espeak_sync()  # let the driver's own start-up settings land before ours
-                self._voices = list(self._engine.getProperty("voices"))
-            # a collected Engine resets espeak's global synth callback: claim it again
-            from pyttsx3.drivers import _espeak
-
-            _espeak.SetSynthCallback(self._engine.proxy._driver._onSynth)
+            if self._espeak is None:
+                self._espeak = _Espeak()
             return job(self)
 
-    def synth(self, text: str, voice: str, rate: int, tmp_dir: Path) -> bytes:
+    def synth(self, text: str, voice: str, rate: int, limit_s: float) -> bytes:
         """Run on the worker thread: synthesise `text`, return 22050 Hz PCM."""
-        ident = resolve_voice(self._voices, voice)
-        for _attempt in range(3):
-            raw, got_voice, got_rate = self._synth_once(text, ident, rate, tmp_dir)
-            if got_voice != ident:  # pyttsx3 swallows a refused voice and keeps the old one
-                raise TtsError(f"tts voice {voice!r} was refused by espeak-ng (got {got_voice!r})")
-            if got_rate == rate:
-                return raw
-            # espeak queues parameter changes on its own thread; rarely an older one lands last
-            log.info("espeak-ng spoke at rate %s instead of %s; rendering again", got_rate, rate)
-        raise TtsError(f"tts rate {rate} is not applied by espeak-ng (it keeps {got_rate})")
-
-    def _synth_once(self, text: str, ident: str, rate: int, tmp_dir: Path
-                    ) -> tuple[bytes, str, int]:
-        engine = self._engine
-        engine.setProperty("voice", ident)
-        engine.setProperty("rate", rate)
-        fd, name = tempfile.mkstemp(suffix=".wav", dir=tmp_dir)
-        os.close(fd)
-        try:
-            engine.save_to_file(text, name)
-            engine.runAndWait()
-            with wave.open(name, "rb") as w:
-                if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (ESPEAK_RATE, 1, 2):
-                    raise TtsError(f"tts engine wrote an unexpected WAV format to {name}")
-                raw = w.readframes(w.getnframes())
-            return raw, engine.getProperty("voice"), engine.getProperty("rate")
-        except (OSError, EOFError, wave.Error) as exc:
-            raise TtsError(f"tts could not read the synthesised audio: {exc}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(name)
+        assert self._espeak is not None
+        ident = resolve_voice(self._espeak.voices, voice)
+        return self._espeak.synth(text, ident, rate, limit_s)
 
 
 def _read_cached(path: Path) -> bytes | None:
@@ -234,8 +257,11 @@ class Tts:
     def cache_path(self, text: str, voice: str) -> Path:
         return self._dir / f"{cache_key(self._tag, voice, self._cfg.rate, text)}.slin"
 
-    async def render(self, text: str, voice: str) -> bytes:
-        """Mono 16-bit LE PCM at 8000 Hz for `text` in `voice` (an espeak-ng voice name)."""
+    async def render(self, text: str, voice: str, *, timeout_s: float | None = None) -> bytes:
+        """Mono 16-bit LE PCM at 8000 Hz for `text` in `voice` (an espeak-ng voice name).
+
+        `timeout_s` overrides cfg.timeout_s for this render (a cache hit ignores it).
+        """
         if self._closed:
             raise TtsError("tts is closed")
         if not text.strip():
@@ -250,7 +276,8 @@ class Tts:
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[key] = fut
         try:
-            pcm = await self._synthesise(text, voice, path)
+            limit = self._cfg.timeout_s if timeout_s is None else timeout_s
+            pcm = await self._synthesise(text, voice, path, limit)
             fut.set_result(pcm)
             return pcm
         except BaseException as exc:
@@ -260,17 +287,17 @@ class Tts:
         finally:
             del self._inflight[key]
 
-    async def _synthesise(self, text: str, voice: str, path: Path) -> bytes:
+    async def _synthesise(self, text: str, voice: str, path: Path, limit: float) -> bytes:
         await asyncio.to_thread(self._dir.mkdir, parents=True, exist_ok=True)
         worker = self._current_worker()
         rate = self._cfg.rate
-        job = worker.submit(lambda w: w.synth(text, voice, rate, self._dir))
+        job = worker.submit(lambda w: w.synth(text, voice, rate, limit))
         try:
-            async with asyncio.timeout(self._cfg.timeout_s):
+            async with asyncio.timeout(limit):
                 raw = await asyncio.wrap_future(job)
         except TimeoutError:
-            self._restart(worker)
-            raise TtsError(f"tts render timed out after {self._cfg.timeout_s} s "
+            self._restart(worker, limit)
+            raise TtsError(f"tts render timed out after {limit} s "
                            f"(voice {voice!r}); the engine was restarted") from None
         return await asyncio.to_thread(_to_out_rate_and_store, raw, path)
 
@@ -287,11 +314,10 @@ class Tts:
             self._worker = _Worker(f"tts-worker-{next(self._generation)}")
         return self._worker
 
-    def _restart(self, worker: _Worker) -> None:
+    def _restart(self, worker: _Worker, limit: float) -> None:
         if self._worker is worker:
-            log.warning("tts engine did not answer within %.3f s; restarting it",
-                        self._cfg.timeout_s)
-            worker.retire(unstick=True)
+            log.warning("tts engine did not answer within %.3f s; restarting it", limit)
+            worker.retire()
             self._worker = None
             self.restarts += 1
 
@@ -306,5 +332,5 @@ class Tts:
         self._closed = True
         worker, self._worker = self._worker, None
         if worker is not None:
-            worker.retire(unstick=False)
+            worker.retire()
             await asyncio.to_thread(worker.thread.join, self._cfg.timeout_s)

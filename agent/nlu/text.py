@@ -44,7 +44,7 @@ def spans(toks: Sequence[str], table: Iterable[Tokens],
     Longer phrases are tried first; every match's positions are added to `used`.
     """
     found: list[tuple[int, Tokens]] = []
-    for phrase in table:
+    for phrase in sorted(table, key=len, reverse=True):
         start = 0
         while (i := find(toks, phrase, start)) >= 0:
             positions = set(range(i, i + len(phrase)))

@@ -37,6 +37,10 @@ def _tts_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("tts-worker") and t.is_alive()]
 
 
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
 def _espeak_cli_samples(tmp_path: Path, voice: str, rate: int, text: str) -> int:
     """Samples at 22050 Hz that the espeak-ng CLI writes for the same voice and rate."""
     out = tmp_path / "cli.wav"
@@ -58,9 +62,9 @@ async def test_render_is_speech_at_8khz(tts: Tts, tmp_path: Path, voice: str, te
     assert min_s <= seconds <= max_s
     assert rms(pcm) > 0.02
     if shutil.which("espeak-ng"):
-        # the CLI at the same rate speaks the same text; libespeak-ng varies by ~10 ms per run
+        # the CLI at the same rate speaks the same text (the library varies by 10-40 ms)
         n22 = _espeak_cli_samples(tmp_path, voice, 175, text)
-        assert abs(len(pcm) // 2 - n22 * 8000 / 22050) <= 0.03 * 8000
+        assert abs(len(pcm) // 2 - n22 * 8000 / 22050) <= 0.06 * 8000
 
 
 async def test_cache_hit_is_identical_and_needs_no_engine(tts: Tts, tmp_path: Path) -> None:
@@ -74,7 +78,7 @@ async def test_cache_hit_is_identical_and_needs_no_engine(tts: Tts, tmp_path: Pa
     assert second == first
     assert warm < cold
     assert tts.cache_path(EN, "en-us").read_bytes() == first
-    assert not list(Path(tmp_path / "cache").glob(".tmp-*"))  # atomic write left no temp file
+    assert _names(tmp_path / "cache") == [tts.cache_path(EN, "en-us").name]  # no temp file left
     fresh = Tts(TtsConfig(cache_dir=str(tmp_path / "cache")))
     async with asyncio.timeout(15):
         assert await fresh.render(EN, "en-us") == first
@@ -122,14 +126,13 @@ async def test_unknown_voice_is_an_error_naming_it(tts: Tts) -> None:
 
 async def test_timeout_restarts_the_engine(tmp_path: Path) -> None:
     long_text = " ".join([ID] * 60)
-    tts = Tts(TtsConfig(cache_dir=str(tmp_path / "c"), timeout_s=0.002))
+    tts = Tts(TtsConfig(cache_dir=str(tmp_path / "c"), timeout_s=10.0))
     try:
-        with pytest.raises(TtsError, match="timed out"):
+        with pytest.raises(TtsError, match=r"timed out|did not finish"):
             async with asyncio.timeout(10):
-                await tts.render(long_text, "id")
+                await tts.render(long_text, "id", timeout_s=0.002)
         assert tts.restarts == 1
         old = [t for t in _tts_threads() if t.name == "tts-worker-1"]
-        tts._cfg = TtsConfig(cache_dir=str(tmp_path / "c"), timeout_s=10.0)
         async with asyncio.timeout(15):
             pcm = await tts.render("Selamat pagi.", "id")
         assert rms(pcm) > 0.02
