@@ -134,6 +134,10 @@ class Asr:
         model = await asyncio.to_thread(_load_model, path, cfg.kaldi_log_level)
         return cls(cfg, model, path)
 
+    @property
+    def cfg(self) -> AsrConfig:
+        return self._cfg
+
     def missing_words(self, phrases: Iterable[str]) -> list[str]:
         """Words of `phrases` the model does not know (a grammar must avoid them)."""
         words = dict.fromkeys(w for p in phrases for w in p.split())
@@ -233,7 +237,7 @@ class Listener:
         self._idle.set()
         self._dec: _Decoder | None = None
         self._since_partial_ms = 0.0
-        self._turn_text = ""
+        self._turn_text = self._last_partial = ""
         self._closed = False
 
     # loop side ------------------------------------------------------------------------------
@@ -370,14 +374,15 @@ class Listener:
         self._since_partial_ms += len(pcm) / 2 / RATE * 1000
         if self._since_partial_ms >= self._cfg.partial_interval_ms:
             self._since_partial_ms = 0.0
-            text = (self._turn_text + " " + dec.partial()).strip()
-            if text:
+            text = f"{self._turn_text} {dec.partial()}".strip()
+            if text and text != self._last_partial:
+                self._last_partial = text
                 self._emit(Utterance(text=text, final=False))
 
     def _finish(self, started_at: float, ended_at: float) -> None:
         dec = self._decoder()
         text = f"{self._turn_text} {dec.final()}".strip()
-        self._turn_text = ""
+        self._turn_text = self._last_partial = ""
         self._since_partial_ms = 0.0
         self._emit(Utterance(text=text, final=True, started_at=started_at, ended_at=ended_at))
 

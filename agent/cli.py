@@ -67,6 +67,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @_fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C or SIGTERM drains live calls and stops)."""
+    from agent.asr import Asr
     from agent.daemon import Daemon, install_signal_handlers
     from agent.tts import Tts
 
@@ -75,13 +76,16 @@ def run(ctx: click.Context) -> None:
     async def _main() -> None:
         stop = asyncio.Event()
         install_signal_handlers(stop)
+        asr = await Asr.load(cfg.asr)  # fails fast with the model path and what is wrong
         tts = Tts(cfg.tts)
         try:
             click.echo(f"tagih: daemon up; ARI {cfg.ari.url} app {cfg.ari.app}; "
-                       f"control socket {cfg.daemon.control_socket}", err=True)
-            await Daemon(cfg, tts).run(stop)
+                       f"model {asr.model_path}; control socket {cfg.daemon.control_socket}",
+                       err=True)
+            await Daemon(cfg, tts, asr).run(stop)
         finally:
             await tts.aclose()
+            await asr.aclose()
 
     asyncio.run(_main())
 
@@ -102,17 +106,28 @@ def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
 @click.option("--lang", default="", help="Locale of the call (id, en).")
 @click.option("--var", "variables", multiple=True, metavar="KEY=VALUE",
               help="Channel variable for the dialplan (repeatable).")
+@click.option("--amount-due", type=int, default=None, help="Amount due (currency units).")
+@click.option("--due", default=None, metavar="YYYY-MM-DD", help="Due date.")
+@click.option("--payday", type=click.IntRange(1, 31), default=None, help="Payday (day of month).")
+@click.option("--currency", default="IDR", show_default=True)
+@click.option("--today", default=None, metavar="YYYY-MM-DD", help="Override today's date.")
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True,
               help="Seconds to wait for the call to end.")
 @click.pass_context
 @_fail_cleanly
 def call(ctx: click.Context, number: str, name: str, lang: str, variables: tuple[str, ...],
-         timeout_s: float) -> None:
-    """Place one call through the running daemon; print its report as JSON."""
+         amount_due: int | None, due: str | None, payday: int | None, currency: str,
+         today: str | None, timeout_s: float) -> None:
+    """Place one call through the running daemon; print its report as JSON.
+
+    With --amount-due and --due the bot negotiates; without them it is a test call that greets
+    and listens (to check a trunk's audio)."""
     from agent.control import request
 
     cfg = _config(ctx)
-    body = {"number": number, "name": name, "locale": lang, "variables": _parse_vars(variables)}
+    body = {"number": number, "name": name, "locale": lang, "variables": _parse_vars(variables),
+            "amount_due": amount_due, "due": due, "payday": payday, "currency": currency,
+            "today": today}
     report = asyncio.run(request(cfg.daemon.control_socket, "POST", "/calls", body,
                                  timeout_s=timeout_s))
     click.echo(json.dumps(report, ensure_ascii=False))
@@ -131,6 +146,64 @@ def status(ctx: click.Context) -> None:
 
 
 # --- speech: models (issue 3) ---------------------------------------------------------------
+
+
+@cli.group("models")
+def models_group() -> None:
+    """Vosk speech models: list, fetch an official one, verify a directory."""
+
+
+@models_group.command("list")
+@click.option("--dir", "models_dir", default="models", show_default=True)
+@_fail_cleanly
+def models_list(models_dir: str) -> None:
+    """Official small models tagih supports, and what is installed."""
+    from agent import models
+
+    click.echo("official (tagih models fetch NAME):")
+    for m in models.OFFICIAL.values():
+        sha = m.sha256 or "no sha256 recorded"
+        click.echo(f"  {m.name:32} {m.language:6} ~{m.size_mb} MB  {sha}")
+    click.echo("installed:")
+    found = models.installed(models_dir)
+    for inst in found:
+        state = "ok" if inst.problem is None else f"BROKEN: {inst.problem}"
+        click.echo(f"  {inst.name:32} {state}  {inst.path}")
+    if not found:
+        click.echo("  (none)")
+
+
+@models_group.command("fetch")
+@click.argument("name")
+@click.option("--dir", "models_dir", default="models", show_default=True)
+@click.option("--sha256", default=None, help="Expected sha256 of the zip.")
+@_fail_cleanly
+def models_fetch(name: str, models_dir: str, sha256: str | None) -> None:
+    """Download an official Vosk model zip into models/NAME."""
+    from agent import models
+
+    path = models.fetch(name, models_dir, sha256=sha256)
+    click.echo(f"fetched {name} into {path}")
+
+
+@models_group.command("verify")
+@click.argument("path", required=False)
+@click.option("--phrase", "phrases", multiple=True,
+              help="A grammar phrase whose words must be in the vocabulary (repeatable).")
+@click.pass_context
+@_fail_cleanly
+def models_verify(ctx: click.Context, path: str | None, phrases: tuple[str, ...]) -> None:
+    """Check a model directory (default: asr.model_path) and look up grammar words."""
+    from agent import models
+
+    target = models.resolve_model_path(path if path else _config(ctx).asr.model_path)
+    report = models.verify(target, list(phrases))
+    total = len(report.known) + len(report.missing)
+    click.echo(f"{target}: loads; {len(report.known)}/{total} grammar words in vocabulary")
+    if report.missing:
+        click.echo("missing: " + " ".join(report.missing))
+        raise SystemExit(1)
+
 
 
 # --- negotiation: nlu, simulate (issue 4) ---------------------------------------------------

@@ -101,6 +101,7 @@ class CallConfig:
     creditor: str = "tagih"
     answer_timeout_s: float = 45.0
     max_call_s: float = 300.0
+    silence_s: float = 6.0  # the debtor said nothing this long after the bot: reprompt
     hangup_drain_s: float = 10.0
 
 

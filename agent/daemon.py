@@ -12,19 +12,22 @@ import logging
 import signal
 import time
 import wave
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from agent.ari import AriClient
 from agent.ari_events import StasisStart
+from agent.asr import Asr
 from agent.call import CallSession, Script, SessionOptions, Speaker, new_call_id
 from agent.config import Config
 from agent.control import ControlServer
-from agent.conversation import Greeting
+from agent.conversation import DialogScript, Greeting
+from agent.dialog import CallContext
 from agent.errors import TagihError
-from agent.events import AudioFrame, Say
+from agent.events import AudioFrame, CallOutcome, Say
+from agent.locale import load_pack
 from agent.outbound import DialRequest, dial
 
 log = logging.getLogger(__name__)
@@ -32,10 +35,18 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class CallRequest:
+    """One call to place. With amount_due and due it runs the negotiation dialog; without,
+    it is a test call that greets and listens (for checking a trunk's audio)."""
+
     number: str
     name: str = ""
     locale: str = ""
     variables: dict[str, str] = field(default_factory=dict)
+    amount_due: int | None = None
+    due: str | None = None  # ISO date
+    payday: int | None = None
+    currency: str = "IDR"
+    today: str | None = None  # ISO date; default: today on this machine
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRequest:
@@ -45,9 +56,20 @@ class CallRequest:
         variables = data.get("variables") or {}
         if not isinstance(variables, dict):
             raise TagihError("variables must be an object")
+        try:
+            amount = None if data.get("amount_due") in (None, "") else int(data["amount_due"])
+            payday = None if data.get("payday") in (None, "") else int(data["payday"])
+            for key in ("due", "today"):
+                if data.get(key):
+                    date.fromisoformat(str(data[key]))
+        except ValueError as exc:
+            raise TagihError(f"bad call request: {exc}") from None
         return cls(number=number, name=str(data.get("name", "")),
                    locale=str(data.get("locale", "")),
-                   variables={str(k): str(v) for k, v in variables.items()})
+                   variables={str(k): str(v) for k, v in variables.items()},
+                   amount_due=amount, due=str(data["due"]) if data.get("due") else None,
+                   payday=payday, currency=str(data.get("currency") or "IDR"),
+                   today=str(data["today"]) if data.get("today") else None)
 
 
 @dataclass(slots=True)
@@ -59,6 +81,11 @@ class CallReport:
     cause: int | None = None
     amd: str = ""
     reason: str = ""
+    promises: list[dict[str, Any]] = field(default_factory=list)
+    callback_at: str | None = None
+    flags: list[str] = field(default_factory=list)
+    barge_ins: int = 0
+    replies_ms: list[float] = field(default_factory=list)
     duration_s: float = 0.0
     answer_to_audio_ms: float | None = None
     frames_in: int = 0
@@ -69,25 +96,40 @@ class CallReport:
 
 
 class Daemon:
-    def __init__(self, cfg: Config, speaker: Speaker,
-                 script_for: Callable[[CallRequest], Script] | None = None) -> None:
+    def __init__(self, cfg: Config, speaker: Speaker, asr: Asr | None = None) -> None:
         self.cfg = cfg
         self.speaker = speaker
-        self.script_for = script_for or self._greeting_script
+        self.asr = asr
         self.ari = AriClient(cfg.ari)
         self.live: dict[str, asyncio.Task[Any]] = {}
         self.accepting = True
         self.completed = 0
         self._tg: asyncio.TaskGroup | None = None
 
-    def _greeting_script(self, request: CallRequest) -> Script:
-        name = f" {request.name}" if request.name else ""
-        return Greeting(f"Hello{name}. This is an automated call from {self.cfg.call.creditor}.")
+    def script_for(self, request: CallRequest, machine: bool = False) -> Script:
+        """The negotiation dialog when the debt is known, else a greeting-only test call."""
+        pack = load_pack(request.locale or self.cfg.call.locale)
+        if request.amount_due is None or request.due is None:
+            name = f" {request.name}" if request.name else ""
+            return Greeting(f"Hello{name}. This is an automated test call from "
+                            f"{self.cfg.call.creditor}.")
+        ctx = CallContext(name=request.name, amount_due=request.amount_due,
+                          due_date=date.fromisoformat(request.due),
+                          today=date.fromisoformat(request.today) if request.today
+                          else date.today(),
+                          pack=pack, policy=self.cfg.negotiation, currency=request.currency,
+                          creditor=self.cfg.call.creditor, payday=request.payday,
+                          is_machine=machine, hour=datetime.now().hour)
+        return DialogScript(ctx)
+
+    def voice_for(self, request: CallRequest) -> str:
+        code = load_pack(request.locale or self.cfg.call.locale).code
+        return {"en": self.cfg.tts.voice_en, "id": self.cfg.tts.voice_id}.get(code, code)
 
     def status(self) -> dict[str, Any]:
         return {"ari_connected": self.ari.connected.is_set(), "ari_connects": self.ari.connects,
                 "live_calls": len(self.live), "completed_calls": self.completed,
-                "accepting": self.accepting}
+                "accepting": self.accepting, "asr": self.asr.model_path if self.asr else None}
 
     async def run(self, stop: asyncio.Event) -> None:
         control = ControlServer(self.cfg.daemon.control_socket, status=self.status,
@@ -129,7 +171,8 @@ class Daemon:
         report = CallReport(call_id=channel_id, number=request.number, answered=True)
         with contextlib.suppress(TagihError):
             await self.ari.answer(channel_id)
-        await self._converse(channel_id, request, report, self.script_for(request))
+        script = self.script_for(request)
+        await self._converse(channel_id, request, report, script, script.start(), {})
 
     async def _control_call(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.accepting:
@@ -149,52 +192,65 @@ class Daemon:
     async def place_call(self, call_id: str, request: CallRequest) -> CallReport:
         """Dial one number through the dialplan and run the conversation if answered."""
         report = CallReport(call_id=call_id, number=request.number)
-        script = self.script_for(request)
-        opening = script.start()
-        rendered = {a.text: await self.speaker.render(a.text, self._voice(request))
-                    for a in opening if isinstance(a, Say)}  # before dialling: no gap at answer
+        voice = self.voice_for(request)
+        # both openings are rendered before dialling, so speech starts as soon as media is up
+        human, machine = self.script_for(request), self.script_for(request, machine=True)
+        openings = {False: human.start(), True: machine.start()}
+        rendered = {a.text: await self.speaker.render(a.text, voice)
+                    for acts in openings.values() for a in acts if isinstance(a, Say)}
         started = time.monotonic()
         result = await dial(self.ari, self.cfg.dial,
                             DialRequest(call_id, request.number, request.variables))
         report.answered, report.cause, report.amd = result.answered, result.cause, result.amd_status
         report.disposition, report.reason = result.disposition, result.cause_txt
         if result.answered:
-            await self._converse(result.channel_id, request, report, script, opening, rendered)
+            is_machine = result.amd_status == "MACHINE"
+            script = machine if is_machine else human
+            await self._converse(result.channel_id, request, report, script,
+                                 openings[is_machine], rendered)
         report.duration_s = round(time.monotonic() - started, 3)
         self.completed += 1
         return report
 
     async def _converse(self, channel_id: str, request: CallRequest, report: CallReport,
-                        script: Script, opening: list[object] | None = None,
-                        rendered: dict[str, bytes] | None = None) -> None:
+                        script: Script, opening: list[object],
+                        rendered: dict[str, bytes]) -> None:
         frames: list[bytes] = []
-        options = SessionOptions(voice=self._voice(request), media_host=self.cfg.media.host,
+        options = SessionOptions(voice=self.voice_for(request), media_host=self.cfg.media.host,
                                  max_call_s=self.cfg.call.max_call_s,
+                                 silence_s=self.cfg.call.silence_s,
                                  record=(lambda f: frames.append(f.pcm))
                                  if self.cfg.daemon.record_dir else None)
+        first = next((a for a in opening if isinstance(a, Say)), None)
+        listener = (self.asr.listener(list(first.expect) if first else None)
+                    if self.asr is not None else None)
         session = CallSession(self.ari, channel_id, script, self.speaker, options,
-                              prerendered=rendered, opening=opening)
+                              listener=listener, prerendered=rendered, opening=opening)
         outcome = await session.run()
-        report.disposition = outcome.disposition if report.amd != "MACHINE" else "MACHINE"
-        report.reason = session.hangup_reason
-        report.turns = [{"speaker": t.speaker, "text": t.text, "intent": t.intent}
-                        for t in outcome.turns]
-        timing = session.timing
-        if timing.first_audio_out_at is not None:
-            report.answer_to_audio_ms = round((timing.first_audio_out_at - timing.stasis_at)
-                                              * 1000, 1)
-        if session.transport is not None:
-            stats = session.transport.stats
-            report.frames_in, report.frames_out = stats.frames_in, stats.frames_out
-            report.late_frames = stats.late_frames
+        _fill_report(report, session, outcome)
         if frames:
             path = Path(self.cfg.daemon.record_dir) / f"{report.call_id}-rx.wav"
             await asyncio.to_thread(_write_wav, path, b"".join(frames))
             report.recording = str(path)
 
-    def _voice(self, request: CallRequest) -> str:
-        locale = request.locale or self.cfg.call.locale
-        return self.cfg.tts.voice_id if locale == "id" else self.cfg.tts.voice_en
+
+def _fill_report(report: CallReport, session: CallSession, outcome: CallOutcome) -> None:
+    report.disposition = "MACHINE" if report.amd == "MACHINE" else outcome.disposition
+    report.reason = session.hangup_reason
+    report.turns = [{"speaker": t.speaker, "text": t.text, "intent": t.intent}
+                    for t in outcome.turns]
+    report.promises = [asdict(p) for p in outcome.promises]
+    report.callback_at, report.flags = outcome.callback_at, list(outcome.flags)
+    report.barge_ins = session.barge_ins
+    timing = session.timing
+    report.replies_ms = [round((bot - debtor) * 1000, 1) for debtor, bot in timing.replies]
+    if timing.first_audio_out_at is not None:
+        report.answer_to_audio_ms = round((timing.first_audio_out_at - timing.stasis_at) * 1000,
+                                          1)
+    if session.transport is not None:
+        stats = session.transport.stats
+        report.frames_in, report.frames_out = stats.frames_in, stats.frames_out
+        report.late_frames = stats.late_frames
 
 
 def _write_wav(path: Path, pcm: bytes, rate: int = 8000) -> None:

@@ -45,6 +45,9 @@ class Campaign:
     active: bool
 
 
+DEFAULT_CAMPAIGN = Campaign(0, "", CampaignRules(), RetryRules(), 4, 1.0, True)
+
+
 @dataclass(slots=True)
 class DebtorInputs:
     """What planning and the claim-time check need about one debtor."""

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -110,14 +111,18 @@ def installed(models_dir: str = MODELS_DIR) -> list[InstalledModel]:
     return out
 
 
-def _download(url: str, dest: Path, timeout_s: float) -> str:
-    """Stream `url` into `dest`; return its sha256. Fails fast with one line when offline."""
-    host = url.split("/")[2]
+def _check_network(url: str) -> None:
+    """Fail fast, with one line, when the model host cannot even be resolved."""
+    host = urllib.parse.urlsplit(url).hostname or url
     try:
         socket.getaddrinfo(host, 443)
     except OSError as exc:
         raise AsrError(f"models fetch: cannot resolve {host} ({exc.strerror or exc}); "
                        "no network? copy the model into models/ by hand") from None
+
+
+def _download(url: str, dest: Path, timeout_s: float) -> str:
+    """Stream `url` into `dest`; return its sha256."""
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp, dest.open("wb") as out:
@@ -130,8 +135,11 @@ def _download(url: str, dest: Path, timeout_s: float) -> str:
 
 
 def fetch(name: str, models_dir: str = MODELS_DIR, sha256: str | None = None,
-          timeout_s: float = 30.0) -> Path:
-    """Download an official model zip into models/NAME (checksum, atomic unpack)."""
+          timeout_s: float = 30.0, base_url: str = OFFICIAL_BASE) -> Path:
+    """Download an official model zip into models/NAME (checksum, atomic unpack).
+
+    `base_url` is where the zips live (a local mirror; the official site by default).
+    """
     model = OFFICIAL.get(name)
     if model is None:
         raise AsrError(f"models fetch: unknown model {name!r}; known: {', '.join(OFFICIAL)}")
@@ -139,11 +147,13 @@ def fetch(name: str, models_dir: str = MODELS_DIR, sha256: str | None = None,
     final = root / name
     if final.exists():
         raise AsrError(f"models fetch: {final} already exists")
+    url = base_url.rstrip("/") + "/" + name + ".zip"
+    _check_network(url)
     root.mkdir(parents=True, exist_ok=True)
     want = (sha256 or model.sha256 or "").lower() or None
     with tempfile.TemporaryDirectory(prefix=f".fetch-{name}-", dir=root) as tmp:
         zip_path = Path(tmp) / f"{name}.zip"
-        got = _download(OFFICIAL_BASE + name + ".zip", zip_path, timeout_s)
+        got = _download(url, zip_path, timeout_s)
         if want and got != want:
             raise AsrError(f"models fetch: {name}.zip sha256 {got} does not match {want}")
         unpacked = Path(tmp) / "unpacked"

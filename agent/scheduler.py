@@ -21,7 +21,14 @@ from typing import Any, Protocol
 
 from agent import cadence, policy
 from agent.clock import Clock, SystemClock
-from agent.dialqueue import Campaign, ClaimedAttempt, DebtorInputs, DialQueue, PlannedAttempt
+from agent.dialqueue import (
+    DEFAULT_CAMPAIGN,
+    Campaign,
+    ClaimedAttempt,
+    DebtorInputs,
+    DialQueue,
+    PlannedAttempt,
+)
 from agent.errors import TagihError
 from agent.store import Store, from_db
 
@@ -29,9 +36,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["ClaimedAttempt", "Clock", "DialResult", "Dialer", "Scheduler", "SchedulerSettings",
            "SystemClock", "TickReport"]
-
-DEFAULT_CAMPAIGN = Campaign(0, "", policy.CampaignRules(), cadence.RetryRules(), 4, 1.0, True)
-
 
 @dataclass(frozen=True, slots=True)
 class DialResult:

@@ -112,5 +112,5 @@ def amount(toks: Sequence[str], lex: Lexicon, amount_due: int | None,
         money = (start > 0 and toks[start - 1] in lex.currency) or (
             end < len(toks) and toks[end] in lex.currency)
         if value > 0 and (has_scale or money or value >= lex.min_bare):
-            return int(round(value))
+            return round(value)
     return None

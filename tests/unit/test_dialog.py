@@ -106,7 +106,7 @@ def test_overdue_reminder_with_last_promise_and_time_barred_notice() -> None:
 
 
 def test_partial_within_policy() -> None:
-    state, actions = talk(["yes", "I can pay half on the 20th", "yes"])
+    _state, actions = talk(["yes", "I can pay half on the 20th", "yes"])
     assert promises(actions) == [(500_000, "2026-12-20", 1)]
     assert hangup(actions) == "PTP_PARTIAL"
 
@@ -183,7 +183,7 @@ def test_endings_after_reminder(line: str, disposition: str, flag: str) -> None:
 
 
 def test_opt_out_before_verification() -> None:
-    state, actions = talk(["jangan telepon lagi"], ctx("id"))
+    _state, actions = talk(["jangan telepon lagi"], ctx("id"))
     assert hangup(actions) == "OPT_OUT" and "tidak akan menelepon" in says(actions)[-1]
 
 
@@ -214,7 +214,7 @@ def test_unknown_is_clarified_once_then_falls_back() -> None:
 
 def test_silence_reprompts_then_ends_politely() -> None:
     c = ctx(policy=NegotiationPolicy(max_reprompts=2))
-    state, actions = talk(["yes", "", "", ""], c)
+    _state, actions = talk(["yes", "", "", ""], c)
     prompts = [a.prompt for a in actions if isinstance(a, Say)]
     assert prompts == ["verify", "ask_payment", "ask_payment", "ask_payment", "no_response"]
     assert says(actions)[2].startswith("Hello, are you still there? Thank you, Budi.")
@@ -245,7 +245,7 @@ def test_hangup_mid_call_is_hangup_outcome() -> None:
 
 
 def test_indonesian_conversation_with_slang() -> None:
-    state, actions = talk(["iya saya sendiri", "sorry bisa bayar half dulu", "iya bener"],
+    _state, actions = talk(["iya saya sendiri", "sorry bisa bayar half dulu", "iya bener"],
                           ctx("id"))
     assert "lima ratus ribu rupiah" in says(actions)[2]
     assert promises(actions) == [(500_000, "2026-12-15", 1)]

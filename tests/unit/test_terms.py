@@ -65,3 +65,13 @@ def test_plan_splits_the_whole_amount_up_to_the_deadline() -> None:
 
 def test_no_plan_when_instalments_are_off() -> None:
     assert terms.plan(NegotiationPolicy(max_instalments=1), 1000, TODAY, DUE) == ()
+
+
+def test_config_negotiation_section_file_and_env(tmp_path: Path) -> None:
+    from agent.config import load_config
+
+    path = tmp_path / "tagih.toml"
+    path.write_text("[negotiation]\nmax_delay_days = 3\ncounter_offers = false\n", "utf-8")
+    cfg = load_config(path, env={"TAGIH_NEGOTIATION_MIN_PARTIAL_SHARE": "0.7"})
+    assert cfg.negotiation == NegotiationPolicy(min_partial_share=0.7, max_delay_days=3,
+                                                counter_offers=False)

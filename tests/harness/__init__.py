@@ -1,0 +1,1 @@
+"""Test and benchmark harnesses that drive the far side of real calls."""
