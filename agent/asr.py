@@ -25,8 +25,7 @@ SetGrammar; `_Decoder.set_grammar` refuses that state in code). Words missing fr
 are dropped (Vosk would ignore them with a warning); if no phrase survives, the turn falls back
 to free dictation. Grammars are sent with ensure_ascii=False (escaped Hangul matches nothing).
 
-Echo: a 4-wire call does not carry the bot's own audio in the received stream, so there is no
-echo guard here; a 2-wire/analogue path would need one before `feed`.
+No echo guard: a 4-wire call does not carry the bot's own audio in the received stream.
 """
 
 from __future__ import annotations

@@ -67,6 +67,7 @@ class CallTiming:
     media_ready_at: float = 0.0
     first_audio_out_at: float | None = None
     replies: list[tuple[float, float]] = field(default_factory=list)  # (debtor end, bot start)
+    barge_ins: list[tuple[float, float]] = field(default_factory=list)  # (speech start, stop)
 
 
 @dataclass(slots=True)
@@ -211,6 +212,7 @@ class CallSession:
                 if self.transport.speaking and self._barge_in:
                     dropped = self.transport.stop_playback()
                     self.barge_ins += 1
+                    self.timing.barge_ins.append((event.at, self._loop.time()))
                     log.info("call %s: barge-in, %d frames dropped", self.channel_id, dropped)
             elif isinstance(event, Utterance) and event.final and event.text.strip():
                 if self._utterances.full():

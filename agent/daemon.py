@@ -85,7 +85,8 @@ class CallReport:
     callback_at: str | None = None
     flags: list[str] = field(default_factory=list)
     barge_ins: int = 0
-    replies_ms: list[float] = field(default_factory=list)
+    barge_in_ms: list[float] = field(default_factory=list)  # debtor speech start -> bot silent
+    replies_ms: list[float] = field(default_factory=list)  # debtor's last voiced -> bot audio
     duration_s: float = 0.0
     answer_to_audio_ms: float | None = None
     frames_in: int = 0
@@ -168,11 +169,17 @@ class Daemon:
                                          name=f"call:{event.channel_id}")
 
     async def _inbound(self, channel_id: str, request: CallRequest) -> None:
+        """An inbound call; a failure is logged and ends this call only, never the daemon."""
         report = CallReport(call_id=channel_id, number=request.number, answered=True)
-        with contextlib.suppress(TagihError):
-            await self.ari.answer(channel_id)
-        script = self.script_for(request)
-        await self._converse(channel_id, request, report, script, script.start(), {})
+        try:
+            with contextlib.suppress(TagihError):
+                await self.ari.answer(channel_id)
+            script = self.script_for(request)
+            await self._converse(channel_id, request, report, script, script.start(), {})
+        except Exception:
+            log.exception("inbound call %s failed", channel_id)
+            with contextlib.suppress(TagihError):
+                await self.ari.hangup(channel_id)
 
     async def _control_call(self, body: dict[str, Any]) -> dict[str, Any]:
         if not self.accepting:
@@ -186,6 +193,11 @@ class Daemon:
         self.live[call_id] = task
         try:
             return asdict(await self.place_call(call_id, request))
+        except TagihError:
+            raise
+        except Exception as exc:  # one failing call is reported, never kills the daemon
+            log.exception("call %s failed", call_id)
+            raise TagihError(f"call {call_id} failed: {type(exc).__name__}: {exc}") from None
         finally:
             self.live.pop(call_id, None)
 
@@ -244,6 +256,7 @@ def _fill_report(report: CallReport, session: CallSession, outcome: CallOutcome)
     report.barge_ins = session.barge_ins
     timing = session.timing
     report.replies_ms = [round((bot - debtor) * 1000, 1) for debtor, bot in timing.replies]
+    report.barge_in_ms = [round((stop - speech) * 1000, 1) for speech, stop in timing.barge_ins]
     if timing.first_audio_out_at is not None:
         report.answer_to_audio_ms = round((timing.first_audio_out_at - timing.stasis_at) * 1000,
                                           1)

@@ -210,11 +210,14 @@ class _Worker:
                 self._espeak = _Espeak()
             return job(self)
 
+    def resolve(self, voice: str) -> str:
+        assert self._espeak is not None
+        return resolve_voice(self._espeak.voices, voice)
+
     def synth(self, text: str, voice: str, rate: int, limit_s: float) -> bytes:
         """Run on the worker thread: synthesise `text`, return 22050 Hz PCM."""
         assert self._espeak is not None
-        ident = resolve_voice(self._espeak.voices, voice)
-        return self._espeak.synth(text, ident, rate, limit_s)
+        return self._espeak.synth(text, self.resolve(voice), rate, limit_s)
 
 
 def _read_cached(path: Path) -> bytes | None:
@@ -300,6 +303,17 @@ class Tts:
             raise TtsError(f"tts render timed out after {limit} s "
                            f"(voice {voice!r}); the engine was restarted") from None
         return await asyncio.to_thread(_to_out_rate_and_store, raw, path)
+
+    async def check_voice(self, voice: str) -> str:
+        """The espeak identifier of `voice` (e.g. 'id' -> 'poz/id'); TtsError if not installed.
+
+        Call at start-up for every configured voice, so a typo fails before the first call.
+        """
+        if self._closed:
+            raise TtsError("tts is closed")
+        job = self._current_worker().submit(lambda w: w.resolve(voice).encode())
+        async with asyncio.timeout(self._cfg.timeout_s):
+            return (await asyncio.wrap_future(job)).decode()
 
     async def prerender(self, items: Iterable[tuple[str, str]]) -> dict[tuple[str, str], bytes]:
         """Render a call's prompts before it is dialled: {(text, voice): pcm}, cached on disk."""

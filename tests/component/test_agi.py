@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from agent.agi import AgiServer
 from agent.store import Store, to_db
@@ -51,7 +52,7 @@ async def fake_asterisk(port: int, script: str, headers: dict[str, str],
     return out
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     clock = Clock(MONDAY_10_WIB)
     store = await Store.open(tmp_path / "agi.db", clock=clock)

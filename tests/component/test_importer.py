@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from click.testing import CliRunner
 
 from agent.cli import cli
@@ -46,7 +47,7 @@ def csv_file(tmp_path: Path) -> Path:
     return p
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def store(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = await Store.open(tmp_path / "t.db", clock=Clock())
     yield s

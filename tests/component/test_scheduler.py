@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,7 +115,7 @@ async def simulate(sched: Scheduler, clock: SimClock, until: datetime,
             clock.at += step
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def env(tmp_path: Path):  # type: ignore[no-untyped-def]
     clock = SimClock(START)
     store = await Store.open(tmp_path / "s.db", clock=clock)

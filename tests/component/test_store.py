@@ -7,6 +7,7 @@ import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import pytest_asyncio
 
 from agent.dialqueue import DialQueue
 from agent.errors import StoreError
@@ -54,7 +55,7 @@ async def seed(store: Store, n: int = 1, tz: str = "Asia/Jakarta") -> list[int]:
     return ids
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def store(tmp_path):  # type: ignore[no-untyped-def]
     s = await Store.open(tmp_path / "t.db", clock=FixedClock(NOW))
     yield s

@@ -124,6 +124,15 @@ async def test_unknown_voice_is_an_error_naming_it(tts: Tts) -> None:
         assert rms(await tts.render("hello", "en-us")) > 0.02  # the worker survived it
 
 
+async def test_check_voice_maps_names_to_espeak_voices(tts: Tts) -> None:
+    async with asyncio.timeout(10):
+        assert await tts.check_voice("id") == "poz/id"
+        assert await tts.check_voice("en-us") == "gmw/en-us"
+        assert await tts.check_voice("Korean") == "ko"
+        with pytest.raises(TtsError, match="'xx-nope'"):
+            await tts.check_voice("xx-nope")
+
+
 async def test_timeout_restarts_the_engine(tmp_path: Path) -> None:
     long_text = " ".join([ID] * 60)
     tts = Tts(TtsConfig(cache_dir=str(tmp_path / "c"), timeout_s=10.0))

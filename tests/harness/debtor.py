@@ -27,6 +27,15 @@ APP = "tagih-debtor"
 VOICED_RMS = 0.01  # -40 dBFS: a frame above this is speech (the bot sends digital silence)
 
 
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    """When the debtor's clip went out: first and last voiced frame, and the clip's end."""
+
+    start: float
+    last_voiced: float
+    end: float
+
+
 @dataclass(slots=True)
 class Heard:
     """What the debtor heard: voiced segments as (first voiced frame, last voiced frame)."""
@@ -64,15 +73,21 @@ class DebtorLine:
     def bot_speaking(self) -> bool:
         return self._voiced_at is not None
 
-    async def wait_bot_prompt(self, after: float = 0.0, quiet_s: float = 0.5,
-                              timeout_s: float = 20) -> tuple[float, float]:
-        """Wait until the bot spoke (a segment starting after `after`) and then paused."""
+    async def wait_bot_prompt(
+        self, after: float = 0.0, quiet_s: float = 0.8, timeout_s: float = 20
+    ) -> tuple[float, float]:
+        """Wait until the bot spoke after `after` and then stayed quiet for `quiet_s`.
+
+        Returns (first voiced frame, last voiced frame) of what it said."""
+        loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout_s):
-            while True:
-                for seg in self.heard.segments:
-                    if seg[0] > after and self.transport._loop.time() - seg[1] >= quiet_s:
-                        return seg
+            # polling is right here: "quiet for quiet_s" is the absence of an event
+            while not self._quiet_since(after, quiet_s, loop.time()):  # noqa: ASYNC110
                 await asyncio.sleep(0.02)
+        return await self.first_voice_after(after), self._last_voiced
+
+    def _quiet_since(self, after: float, quiet_s: float, now: float) -> bool:
+        return self._last_voiced > after and now - self._last_voiced >= quiet_s
 
     async def first_voice_after(self, t: float, timeout_s: float = 10) -> float:
         """Arrival time of the first voiced frame received after monotonic time t."""
@@ -83,11 +98,31 @@ class DebtorLine:
                         return frame.at
                 await asyncio.sleep(0.005)
 
-    async def say(self, pcm: bytes) -> float:
-        """Speak; returns the monotonic time the last voiced frame left."""
+    def last_voice_before(self, t: float) -> float:
+        """Arrival time of the last voiced frame received before monotonic time t."""
+        last = 0.0
+        for frame in self.heard.frames:
+            if frame.at >= t:
+                break
+            if rms(frame.pcm) > VOICED_RMS:
+                last = frame.at
+        return last
+
+    async def say(self, pcm: bytes) -> Spoken:
+        """Speak `pcm` (8 kHz) and wait until its last frame left."""
         playback = self.transport.play(pcm)
         await playback.done
-        return self.transport._loop.time()
+        end = asyncio.get_running_loop().time()
+        first = playback.first_sent_at or end
+        voiced = [
+            i for i in range(0, len(pcm) // 320) if rms(pcm[i * 320 : (i + 1) * 320]) > VOICED_RMS
+        ]
+        # frames leave on a 20 ms schedule, so frame i left at first + i * 20 ms
+        return Spoken(
+            start=first + (voiced[0] if voiced else 0) * 0.02,
+            last_voiced=first + (voiced[-1] if voiced else 0) * 0.02,
+            end=end,
+        )
 
     async def hangup(self) -> None:
         await self.ari.hangup(self.channel_id)
@@ -146,8 +181,9 @@ class SimulatedDebtors:
         host, port = await transport.open()
         media_id = f"{channel_id}-dm"
         media_events = self.ari.subscribe(media_id)
-        reply = await self.ari.external_media(external_host=f"{host}:{port}", app=APP,
-                                              channel_id=media_id)
+        reply = await self.ari.external_media(
+            external_host=f"{host}:{port}", app=APP, channel_id=media_id
+        )
         cv = reply["channelvars"]
         transport.set_remote(cv["UNICASTRTP_LOCAL_ADDRESS"], int(cv["UNICASTRTP_LOCAL_PORT"]))
         async with asyncio.timeout(5):
@@ -158,13 +194,17 @@ class SimulatedDebtors:
         await self.ari.add_channels(bridge, channel_id, media_id)
         line = DebtorLine(self.ari, channel_id, transport)
         self._lines.append(line)
-        line._tasks += [tg.create_task(transport.run()), tg.create_task(line.listen()),
-                        tg.create_task(_watch_end(events, line, self.ari, media_id, bridge))]
+        line._tasks += [
+            tg.create_task(transport.run()),
+            tg.create_task(line.listen()),
+            tg.create_task(_watch_end(events, line, self.ari, media_id, bridge)),
+        ]
         return line
 
 
-async def _watch_end(events: asyncio.Queue, line: DebtorLine, ari: AriClient, media_id: str,
-                     bridge: str) -> None:
+async def _watch_end(
+    events: asyncio.Queue, line: DebtorLine, ari: AriClient, media_id: str, bridge: str
+) -> None:
     while not isinstance(await events.get(), StasisEnd | ChannelDestroyed):
         pass
     line.ended.set()

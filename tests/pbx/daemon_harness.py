@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -107,7 +108,9 @@ def tts_render(daemon_env: dict[str, str]) -> Callable[[str, str], bytes]:
                 return await tts.render(text, voice)
             finally:
                 await tts.aclose()
-        return asyncio.run(go())
+        # its own thread and loop: callable from sync and async tests alike
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
     return render
 
