@@ -69,6 +69,9 @@ def run(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C or SIGTERM drains live calls and stops)."""
     from agent.asr import Asr
     from agent.daemon import Daemon, install_signal_handlers
+    from agent.dialer import AriDialer
+    from agent.scheduler import Scheduler, SchedulerSettings
+    from agent.store import Store
     from agent.tts import Tts
 
     cfg = _config(ctx)
@@ -78,16 +81,42 @@ def run(ctx: click.Context) -> None:
         install_signal_handlers(stop)
         asr = await Asr.load(cfg.asr)  # fails fast with the model path and what is wrong
         tts = Tts(cfg.tts)
+        await tts.check_voice(cfg.tts.voice_id)
+        await tts.check_voice(cfg.tts.voice_en)
+        store = await Store.open(cfg.store.path)
         try:
+            daemon = Daemon(cfg, tts, asr)
             click.echo(f"tagih: daemon up; ARI {cfg.ari.url} app {cfg.ari.app}; "
-                       f"model {asr.model_path}; control socket {cfg.daemon.control_socket}",
-                       err=True)
-            await Daemon(cfg, tts, asr).run(stop)
+                       f"model {asr.model_path}; store {cfg.store.path}; "
+                       f"control socket {cfg.daemon.control_socket}", err=True)
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(daemon.run(stop), name="daemon")
+                if cfg.scheduler.enabled:
+                    settings = SchedulerSettings(concurrency=cfg.scheduler.concurrency,
+                                                 tick_s=cfg.scheduler.tick_s)
+                    scheduler = Scheduler(store, AriDialer(daemon, store), settings=settings)
+                    tg.create_task(_after_connect(daemon, stop, scheduler.run(stop)),
+                                   name="scheduler")
         finally:
+            await store.close()
             await tts.aclose()
             await asr.aclose()
 
     asyncio.run(_main())
+
+
+async def _after_connect(daemon: Any, stop: asyncio.Event, job: Any) -> None:
+    """Start dialing only once ARI is up (the scheduler would record failures otherwise)."""
+    async with asyncio.TaskGroup() as tg:
+        up = tg.create_task(daemon.ari.connected.wait())
+        stopped = tg.create_task(stop.wait())
+        await asyncio.wait({up, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+        stopped.cancel()
+    if stop.is_set():
+        job.close()
+        return
+    await job
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -63,6 +63,7 @@ class DialConfig:
     formats: str = "ulaw"
     caller_id: str = ""
     ring_timeout_s: int = 30
+    number_format: str = "e164"  # how numbers reach the dialplan: e164 (+62...) or digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +114,13 @@ class DaemonConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    enabled: bool = True  # `tagih run` dials due attempts from the store
+    concurrency: int = 4  # calls at once over the trunk (each campaign has its own cap too)
+    tick_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     ari: AriConfig = field(default_factory=AriConfig)
     ami: AmiConfig = field(default_factory=AmiConfig)
@@ -124,6 +132,7 @@ class Config:
     store: StoreConfig = field(default_factory=StoreConfig)
     call: CallConfig = field(default_factory=CallConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     negotiation: NegotiationPolicy = field(default_factory=NegotiationPolicy)
 
 

@@ -15,7 +15,7 @@ import wave
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agent.ari import AriClient
 from agent.ari_events import StasisStart
@@ -26,7 +26,7 @@ from agent.control import ControlServer
 from agent.conversation import DialogScript, Greeting
 from agent.dialog import CallContext
 from agent.errors import TagihError
-from agent.events import AudioFrame, CallOutcome, Say
+from agent.events import AudioFrame, CallOutcome, Say, Turn
 from agent.locale import load_pack
 from agent.outbound import DialRequest, dial
 
@@ -70,6 +70,13 @@ class CallRequest:
                    amount_due=amount, due=str(data["due"]) if data.get("due") else None,
                    payday=payday, currency=str(data.get("currency") or "IDR"),
                    today=str(data["today"]) if data.get("today") else None)
+
+
+class CallSink(Protocol):
+    """Where a call's record goes as it happens (agent.dialer writes it to the store)."""
+
+    async def on_turn(self, turn: Turn) -> None: ...
+    async def on_outcome(self, outcome: CallOutcome) -> None: ...
 
 
 @dataclass(slots=True)
@@ -201,8 +208,12 @@ class Daemon:
         finally:
             self.live.pop(call_id, None)
 
-    async def place_call(self, call_id: str, request: CallRequest) -> CallReport:
-        """Dial one number through the dialplan and run the conversation if answered."""
+    async def place_call(self, call_id: str, request: CallRequest,
+                         sink: CallSink | None = None) -> CallReport:
+        """Dial one number through the dialplan and run the conversation if answered.
+
+        `sink` (the store, for scheduled attempts) gets every turn as it happens and the
+        outcome at the end."""
         report = CallReport(call_id=call_id, number=request.number)
         voice = self.voice_for(request)
         # both openings are rendered before dialling, so speech starts as soon as media is up
@@ -218,21 +229,24 @@ class Daemon:
         if result.answered:
             is_machine = result.amd_status == "MACHINE"
             script = machine if is_machine else human
-            await self._converse(result.channel_id, request, report, script,
-                                 openings[is_machine], rendered)
+            outcome = await self._converse(result.channel_id, request, report, script,
+                                           openings[is_machine], rendered, sink)
+            if sink is not None:
+                await sink.on_outcome(outcome)
         report.duration_s = round(time.monotonic() - started, 3)
         self.completed += 1
         return report
 
     async def _converse(self, channel_id: str, request: CallRequest, report: CallReport,
-                        script: Script, opening: list[object],
-                        rendered: dict[str, bytes]) -> None:
+                        script: Script, opening: list[object], rendered: dict[str, bytes],
+                        sink: CallSink | None = None) -> CallOutcome:
         frames: list[bytes] = []
         options = SessionOptions(voice=self.voice_for(request), media_host=self.cfg.media.host,
                                  max_call_s=self.cfg.call.max_call_s,
                                  silence_s=self.cfg.call.silence_s,
                                  record=(lambda f: frames.append(f.pcm))
-                                 if self.cfg.daemon.record_dir else None)
+                                 if self.cfg.daemon.record_dir else None,
+                                 on_turn=sink.on_turn if sink is not None else None)
         first = next((a for a in opening if isinstance(a, Say)), None)
         listener = (self.asr.listener(list(first.expect) if first else None)
                     if self.asr is not None else None)
@@ -244,6 +258,7 @@ class Daemon:
             path = Path(self.cfg.daemon.record_dir) / f"{report.call_id}-rx.wav"
             await asyncio.to_thread(_write_wav, path, b"".join(frames))
             report.recording = str(path)
+        return outcome
 
 
 def _fill_report(report: CallReport, session: CallSession, outcome: CallOutcome) -> None:
