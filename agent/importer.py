@@ -1,9 +1,10 @@
 """`tagih import debtors|payments FILE.csv`: validate rows, upsert the good ones in ONE transaction.
 
-Validation (agent.rows) runs in a worker thread chunk by chunk while the previous chunk is being
-written, so the two cores share the work. Each bad row is reported with its line number; with
-`strict` nothing is written when any row is bad. Re-importing a file is idempotent (upsert by
-external id). Payments are followed by `Store.reconcile(today)`.
+The file is read in chunks; each chunk is validated (agent.rows) while the previous one is
+written. Large files are validated in one worker process (phone validation is CPU-bound and
+threads would fight the writer over the GIL); small ones in a thread. Each bad row is reported
+with its line number; with `strict` nothing is written when any row is bad. Re-importing a file
+is idempotent (upsert by external id). Payments are followed by `Store.reconcile(today)`.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import csv
 import io
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,7 +27,6 @@ from agent.rows import (
     DEBTOR_OPTIONAL,
     DEBTOR_REQUIRED,
     PAYMENT_REQUIRED,
-    DebtorRow,
     PaymentRow,
     RowError,
     debtor_row,
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
 CHUNK_ROWS = 20_000
+PROCESS_MIN_BYTES = 4_000_000  # below this, validate in a thread (no process start-up)
+RawRows = list[tuple[int, list[str]]]  # (line number, fields)
+Bad = list[tuple[int, str]]
 
 _UPSERT_DEBTOR = (
     "INSERT INTO debtors (external_id, name, locale, tz, province, pref_start, pref_end, segment,"
@@ -97,8 +102,52 @@ class _StrictAbort(Exception):
     """Raised inside the transaction to roll a strict import back."""
 
 
+# --- validation: module-level and picklable, so it can run in a worker process ---------------
+
+def validate_debtors(header: list[str], rows: RawRows, opts: dict[str, Any]
+                     ) -> tuple[tuple[list[Any], list[Any], list[Any]], Bad]:
+    """Rows -> (debtor, account, phone) statement parameters, and (line, reason) of bad rows."""
+    debtors: list[Any] = []
+    accounts: list[Any] = []
+    phones: list[Any] = []
+    bad: Bad = []
+    region, now, campaign = opts["region"], opts["now"], opts["campaign_id"]
+    for line, fields in rows:
+        if len(fields) != len(header):
+            bad.append((line, f"{len(fields)} fields, expected {len(header)}"))
+            continue
+        try:
+            r = debtor_row(dict(zip(header, fields, strict=True)), region)
+        except RowError as exc:
+            bad.append((line, str(exc)))
+            continue
+        debtors.append((r.external_id, r.name, r.locale, r.tz, r.province, r.pref_start,
+                        r.pref_end, r.segment, now))
+        accounts.append((r.external_id, campaign, r.account_id, r.amount_due, r.currency,
+                         r.due_date, r.payday, int(r.time_barred), now, now))
+        phones.extend((r.external_id, number, i + 1) for i, number in enumerate(r.phones))
+    return (debtors, accounts, phones), bad
+
+
+def validate_payments(header: list[str], rows: RawRows, opts: dict[str, Any]
+                      ) -> tuple[list[tuple[int, PaymentRow]], Bad]:
+    good: list[tuple[int, PaymentRow]] = []
+    bad: Bad = []
+    for line, fields in rows:
+        if len(fields) != len(header):
+            bad.append((line, f"{len(fields)} fields, expected {len(header)}"))
+            continue
+        try:
+            good.append((line, payment_row(dict(zip(header, fields, strict=True)))))
+        except RowError as exc:
+            bad.append((line, str(exc)))
+    return good, bad
+
+
+# --- reading -------------------------------------------------------------------------------------
+
 class _Source:
-    """A CSV file read line by line, counting characters for the progress bar."""
+    """A CSV file read in chunks of raw rows, counting characters for the progress bar."""
 
     def __init__(self, path: Path, required: Sequence[str], allowed: Sequence[str]) -> None:
         try:
@@ -107,6 +156,7 @@ class _Source:
         except OSError as exc:
             raise ImportFileError(f"cannot read {path}: {exc.strerror}") from None
         self.done = 0
+        self.path = path
         self.reader = csv.reader(self._counted(self._file))
         try:
             header = [h.strip().lower() for h in next(self.reader)]
@@ -121,61 +171,64 @@ class _Source:
                        else f"unknown column {unknown[0]!r}")
             raise ImportFileError(f"{path}: {problem} (see docs: CSV columns)")
         self.header = header
-        self.path = path
 
     def _counted(self, f: io.TextIOBase) -> Iterator[str]:
         for line in f:
             self.done += len(line)
             yield line
 
-    def chunk(self, n: int, validate: Callable[[dict[str, str]], Any]
-              ) -> tuple[list[Any], list[BadRow], int]:
-        """Read and validate up to n rows (runs in a worker thread)."""
-        good: list[Any] = []
-        bad: list[BadRow] = []
-        count = 0
-        header = self.header
+    def read(self, n: int) -> RawRows:
+        """Up to n non-empty rows with their line numbers (runs in a worker thread)."""
+        out: RawRows = []
+        reader = self.reader
         try:
-            for row in self.reader:
-                if not row or (len(row) == 1 and not row[0].strip()):
-                    continue
-                count += 1
-                line = self.reader.line_num
-                if len(row) != len(header):
-                    bad.append(BadRow(line, f"{len(row)} fields, expected {len(header)}"))
-                else:
-                    try:
-                        good.append(validate(dict(zip(header, row, strict=True))))
-                    except RowError as exc:
-                        bad.append(BadRow(line, str(exc)))
-                if count >= n:
-                    break
+            for row in reader:
+                if row and (len(row) > 1 or row[0].strip()):
+                    out.append((reader.line_num, row))
+                    if len(out) >= n:
+                        break
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportFileError(f"{self.path}: line {self.reader.line_num}: {exc}") from None
-        return good, bad, count
+            raise ImportFileError(f"{self.path}: line {reader.line_num}: {exc}") from None
+        return out
 
     def close(self) -> None:
         self._file.close()
 
 
-async def _pipeline(db: Any, source: _Source, validate: Callable[[dict[str, str]], Any],
-                    write: Callable[[Any, list[Any]], Any], report: ImportReport,
-                    progress: ProgressFn | None) -> None:
-    """Validate chunk n+1 in a thread while chunk n is written."""
+# --- the pipeline --------------------------------------------------------------------------------
+
+Validate = Callable[[list[str], RawRows, dict[str, Any]], tuple[Any, Bad]]
+Write = Callable[[Any, Any], Any]
+
+
+async def _next(source: _Source, validate: Validate, opts: dict[str, Any],
+                executor: Executor | None) -> tuple[int, Any, Bad]:
+    rows = await asyncio.to_thread(source.read, CHUNK_ROWS)
+    if not rows:
+        return 0, None, []
+    loop = asyncio.get_running_loop()
+    good, bad = await loop.run_in_executor(executor, validate, source.header, rows, opts)
+    return len(rows), good, bad
+
+
+async def _pipeline(db: Any, source: _Source, validate: Validate, opts: dict[str, Any],
+                    write: Write, report: ImportReport, progress: ProgressFn | None,
+                    executor: Executor | None) -> None:
+    """Read and validate chunk n+1 while chunk n is written."""
     try:
         async with asyncio.TaskGroup() as tg:
             writing: asyncio.Task[Any] | None = None
             while True:
-                good, bad, count = await asyncio.to_thread(source.chunk, CHUNK_ROWS, validate)
+                count, good, bad = await _next(source, validate, opts, executor)
                 report.rows += count
-                report.bad.extend(bad)
+                report.bad.extend(BadRow(line, reason) for line, reason in bad)
                 if writing is not None:
                     await writing
                 if progress is not None:
                     progress(source.done, source.total)
                 if count == 0:
                     return
-                report.imported += len(good)
+                report.imported += count - len(bad)
                 writing = tg.create_task(write(db, good), name="import:write")
     except BaseExceptionGroup as group:
         first = group.exceptions[0]
@@ -184,21 +237,27 @@ async def _pipeline(db: Any, source: _Source, validate: Callable[[dict[str, str]
         raise first from None
 
 
-async def _run(store: Store, source: _Source, validate: Callable[[dict[str, str]], Any],
-               write: Callable[[Any, list[Any]], Any], report: ImportReport, strict: bool,
+async def _run(store: Store, source: _Source, validate: Validate, opts: dict[str, Any],
+               write: Write, report: ImportReport, strict: bool,
                progress: ProgressFn | None) -> None:
     """The whole file in ONE transaction; rolled back when strict and any row is bad."""
+    executor: Executor | None = None
+    if source.total >= PROCESS_MIN_BYTES:
+        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     await store.pragma("cache_size = -262144")
     try:
         async with store.transaction() as db:
-            await _pipeline(db, source, validate, write, report, progress)
+            await _pipeline(db, source, validate, opts, write, report, progress, executor)
             if strict and report.bad:
                 raise _StrictAbort
     except _StrictAbort:
         report.rolled_back, report.imported = True, 0
     finally:
         source.close()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         await store.pragma("cache_size = -2000")
+    report.bad.sort(key=lambda b: b.line)
 
 
 async def import_debtors(store: Store, path: str | Path, *, campaign: str = "default",
@@ -206,23 +265,17 @@ async def import_debtors(store: Store, path: str | Path, *, campaign: str = "def
                          progress: ProgressFn | None = None) -> ImportReport:
     """Import debtors.csv: debtors, their accounts and phones, into `campaign`."""
     started = time.perf_counter()
-    campaign_id = await store.campaign_id(campaign)
-    now = store.now_text()
+    opts = {"campaign_id": await store.campaign_id(campaign), "now": store.now_text(),
+            "region": region}
     source = _Source(Path(path), DEBTOR_REQUIRED, DEBTOR_REQUIRED + DEBTOR_OPTIONAL)
     report = ImportReport("debtors")
 
-    async def write(db: Any, rows: list[DebtorRow]) -> None:
-        await db.executemany(_UPSERT_DEBTOR, [
-            (r.external_id, r.name, r.locale, r.tz, r.province, r.pref_start, r.pref_end,
-             r.segment, now) for r in rows])
-        await db.executemany(_UPSERT_ACCOUNT, [
-            (r.external_id, campaign_id, r.account_id, r.amount_due, r.currency, r.due_date,
-             r.payday, int(r.time_barred), now, now) for r in rows])
-        await db.executemany(_UPSERT_PHONE, [
-            (r.external_id, number, i + 1) for r in rows for i, number in enumerate(r.phones)])
+    async def write(db: Any, params: tuple[list[Any], list[Any], list[Any]]) -> None:
+        await db.executemany(_UPSERT_DEBTOR, params[0])
+        await db.executemany(_UPSERT_ACCOUNT, params[1])
+        await db.executemany(_UPSERT_PHONE, params[2])
 
-    await _run(store, source, lambda row: debtor_row(row, region), write, report, strict,
-               progress)
+    await _run(store, source, validate_debtors, opts, write, report, strict, progress)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -235,29 +288,18 @@ async def import_payments(store: Store, path: str | Path, *, strict: bool = Fals
     now = store.now_text()
     source = _Source(Path(path), PAYMENT_REQUIRED, PAYMENT_REQUIRED)
     report = ImportReport("payments")
-    lines: dict[str, int] = {}
 
-    def validate(row: dict[str, str]) -> PaymentRow:
-        return payment_row(row)
-
-    async def write(db: Any, rows: list[PaymentRow]) -> None:
-        ids = await _account_ids(db, sorted({r.account_id for r in rows}))
-        unknown = [r for r in rows if r.account_id not in ids]
-        for r in unknown:
-            report.bad.append(BadRow(lines.get(r.external_id, 0),
-                                     f"account_id {r.account_id!r} is not imported"))
-        report.imported -= len(unknown)
+    async def write(db: Any, rows: list[tuple[int, PaymentRow]]) -> None:
+        ids = await _account_ids(db, sorted({r.account_id for _, r in rows}))
+        for line, r in rows:
+            if r.account_id not in ids:
+                report.bad.append(BadRow(line, f"account_id {r.account_id!r} is not imported"))
+                report.imported -= 1
         await db.executemany(_UPSERT_PAYMENT, [
             (ids[r.account_id], r.external_id, r.amount, r.paid_at, now)
-            for r in rows if r.account_id in ids])
+            for _, r in rows if r.account_id in ids])
 
-    def tracked(row: dict[str, str]) -> PaymentRow:
-        result = validate(row)
-        lines[result.external_id] = source.reader.line_num
-        return result
-
-    await _run(store, source, tracked, write, report, strict, progress)
-    report.bad.sort(key=lambda b: b.line)
+    await _run(store, source, validate_payments, {}, write, report, strict, progress)
     if not report.rolled_back:
         kept, broken = await store.reconcile(today or store.clock.now().date())
         report.kept, report.broken = len(kept), len(broken)

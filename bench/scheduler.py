@@ -102,7 +102,8 @@ async def run(n: int, ticks: int, folder: Path) -> dict[str, float]:
               f"ms p50 {statistics.median(times):.1f} p95 {times[int(len(times) * .95)]:.1f} "
               f"max {times[-1]:.1f}", file=sys.stderr)
         return {"debtors": n, "import_rows_per_s": round(rate),
-                "import_s": round(report.seconds, 2), "tick_ms_p50": round(statistics.median(times), 2),
+                "import_s": round(report.seconds, 2),
+                "tick_ms_p50": round(statistics.median(times), 2),
                 "tick_ms_p95": round(times[int(len(times) * .95)], 2),
                 "tick_ms_max": round(times[-1], 2), "ticks": ticks,
                 "planned_per_tick": round(planned / ticks, 1),
