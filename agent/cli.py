@@ -67,6 +67,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @_fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C or SIGTERM drains live calls and stops)."""
+    from agent.agi import AgiServer
     from agent.asr import Asr
     from agent.daemon import Daemon, install_signal_handlers
     from agent.dialer import AriDialer
@@ -84,8 +85,10 @@ def run(ctx: click.Context) -> None:
         await tts.check_voice(cfg.tts.voice_id)
         await tts.check_voice(cfg.tts.voice_en)
         store = await Store.open(cfg.store.path)
+        agi = AgiServer(store, host=cfg.agi.host, port=cfg.agi.port)
         try:
-            daemon = Daemon(cfg, tts, asr)
+            await agi.start()  # the dialplan's pre-dial check and inbound caller lookup
+            daemon = Daemon(cfg, tts, asr, store)
             click.echo(f"tagih: daemon up; ARI {cfg.ari.url} app {cfg.ari.app}; "
                        f"model {asr.model_path}; store {cfg.store.path}; "
                        f"control socket {cfg.daemon.control_socket}", err=True)
@@ -98,6 +101,7 @@ def run(ctx: click.Context) -> None:
                     tg.create_task(_after_connect(daemon, stop, scheduler.run(stop)),
                                    name="scheduler")
         finally:
+            await agi.close()
             await store.close()
             await tts.aclose()
             await asr.aclose()

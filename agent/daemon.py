@@ -29,6 +29,7 @@ from agent.errors import TagihError
 from agent.events import AudioFrame, CallOutcome, Say, Turn
 from agent.locale import load_pack
 from agent.outbound import DialRequest, dial
+from agent.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ class CallRequest:
                    today=str(data["today"]) if data.get("today") else None)
 
 
+def request_from_context(ctx: dict[str, Any], number: str,
+                         variables: dict[str, str] | None = None) -> CallRequest:
+    """A call request for the debtor's main open account (Store.debtor_context)."""
+    return CallRequest(number=number, name=str(ctx.get("name") or ""),
+                       locale=str(ctx.get("locale") or ""), variables=variables or {},
+                       amount_due=ctx.get("amount_due"), due=ctx.get("due_date"),
+                       payday=ctx.get("payday"), currency=str(ctx.get("currency") or "IDR"))
+
+
 class CallSink(Protocol):
     """Where a call's record goes as it happens (agent.dialer writes it to the store)."""
 
@@ -104,8 +114,10 @@ class CallReport:
 
 
 class Daemon:
-    def __init__(self, cfg: Config, speaker: Speaker, asr: Asr | None = None) -> None:
+    def __init__(self, cfg: Config, speaker: Speaker, asr: Asr | None = None,
+                 store: Store | None = None) -> None:
         self.cfg = cfg
+        self.store = store
         self.speaker = speaker
         self.asr = asr
         self.ari = AriClient(cfg.ari)
@@ -171,14 +183,25 @@ class Daemon:
             event = await self.ari.unrouted.get()
             if isinstance(event, StasisStart) and event.args[:1] == ("inbound",):
                 if self._tg is not None and self.accepting and event.channel is not None:
-                    request = CallRequest(number=event.channel.caller_number)
-                    self._tg.create_task(self._inbound(event.channel_id, request),
-                                         name=f"call:{event.channel_id}")
+                    self._tg.create_task(self._inbound(event), name=f"call:{event.channel_id}")
 
-    async def _inbound(self, channel_id: str, request: CallRequest) -> None:
+    async def _inbound_request(self, event: StasisStart) -> CallRequest:
+        """Who is calling: the debtor id the inbound FastAGI route found, with their debt."""
+        number = event.channel.caller_number if event.channel else ""
+        debtor = event.args[1] if len(event.args) > 1 else ""
+        locale = event.args[2] if len(event.args) > 2 else ""
+        if self.store is None or not debtor.isdigit():
+            return CallRequest(number=number, locale=locale)
+        ctx = await self.store.debtor_context(int(debtor))
+        return request_from_context(ctx, number)
+
+    async def _inbound(self, event: StasisStart) -> None:
         """An inbound call; a failure is logged and ends this call only, never the daemon."""
-        report = CallReport(call_id=channel_id, number=request.number, answered=True)
+        channel_id = event.channel_id
+        report = CallReport(call_id=channel_id, number="", answered=True)
         try:
+            request = await self._inbound_request(event)
+            report.number = request.number
             with contextlib.suppress(TagihError):
                 await self.ari.answer(channel_id)
             script = self.script_for(request)

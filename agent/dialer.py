@@ -7,9 +7,8 @@ the outcome when the call ends, and the scheduler gets the DialResult to plan wh
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from agent.daemon import CallRequest, Daemon
+from agent.daemon import Daemon, request_from_context
 from agent.events import CallOutcome, Turn
 from agent.scheduler import ClaimedAttempt, DialResult
 from agent.store import Store
@@ -20,15 +19,6 @@ log = logging.getLogger(__name__)
 def dial_string(e164: str, number_format: str) -> str:
     """The number as the dialplan gets it: 'e164' (+62...), or 'digits' (62..., no plus)."""
     return e164.lstrip("+") if number_format == "digits" else e164
-
-
-def request_from_context(ctx: dict[str, Any], number: str,
-                         variables: dict[str, str] | None = None) -> CallRequest:
-    """A call request for the debtor's main open account (Store.debtor_context)."""
-    return CallRequest(number=number, name=str(ctx.get("name") or ""),
-                       locale=str(ctx.get("locale") or ""), variables=variables or {},
-                       amount_due=ctx.get("amount_due"), due=ctx.get("due_date"),
-                       payday=ctx.get("payday"), currency=str(ctx.get("currency") or "IDR"))
 
 
 class _StoreSink:

@@ -13,8 +13,11 @@ import asyncio
 import csv
 import io
 import logging
+import marshal
 import multiprocessing
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -39,7 +42,8 @@ log = logging.getLogger(__name__)
 ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total)
 CHUNK_ROWS = 20_000
 PROCESS_MIN_BYTES = 4_000_000  # below this, validate in a thread (no process start-up)
-RawRows = list[tuple[int, list[str]]]  # (line number, fields)
+VALIDATION_WORKERS = 2
+Block = tuple[int, str]  # (line number of the first line, CSV text of whole rows)
 Bad = list[tuple[int, str]]
 
 _UPSERT_DEBTOR = (
@@ -104,20 +108,39 @@ class _StrictAbort(Exception):
 
 # --- validation: module-level and picklable, so it can run in a worker process ---------------
 
-def validate_debtors(header: list[str], rows: RawRows, opts: dict[str, Any]
-                     ) -> tuple[tuple[list[Any], list[Any], list[Any]], Bad]:
-    """Rows -> (debtor, account, phone) statement parameters, and (line, reason) of bad rows."""
+def _rows(header: list[str], block: Block, bad: Bad) -> Iterator[tuple[int, dict[str, str]]]:
+    """The block's rows as (line number, {column: value}); malformed rows go to `bad`."""
+    first, text = block
+    reader = csv.reader(io.StringIO(text, newline=""))
+    width = len(header)
+    while True:
+        line = first + reader.line_num
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            bad.append((line, f"bad CSV: {exc}"))
+            continue
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue
+        if len(fields) != width:
+            bad.append((line, f"{len(fields)} fields, expected {width}"))
+            continue
+        yield line, dict(zip(header, fields, strict=True))
+
+
+def validate_debtors(header: list[str], block: Block, opts: dict[str, Any]
+                     ) -> tuple[bytes, Bad, int]:
+    """A block -> marshalled (debtor, account, phone) statement parameters, bad rows, count."""
     debtors: list[Any] = []
     accounts: list[Any] = []
     phones: list[Any] = []
     bad: Bad = []
     region, now, campaign = opts["region"], opts["now"], opts["campaign_id"]
-    for line, fields in rows:
-        if len(fields) != len(header):
-            bad.append((line, f"{len(fields)} fields, expected {len(header)}"))
-            continue
+    for line, row in _rows(header, block, bad):
         try:
-            r = debtor_row(dict(zip(header, fields, strict=True)), region)
+            r = debtor_row(row, region)
         except RowError as exc:
             bad.append((line, str(exc)))
             continue
@@ -126,28 +149,27 @@ def validate_debtors(header: list[str], rows: RawRows, opts: dict[str, Any]
         accounts.append((r.external_id, campaign, r.account_id, r.amount_due, r.currency,
                          r.due_date, r.payday, int(r.time_barred), now, now))
         phones.extend((r.external_id, number, i + 1) for i, number in enumerate(r.phones))
-    return (debtors, accounts, phones), bad
+    # marshal: a quarter of pickle's cost for these plain tuples, on both sides of the process
+    return marshal.dumps((debtors, accounts, phones)), bad, len(debtors) + len(bad)
 
 
-def validate_payments(header: list[str], rows: RawRows, opts: dict[str, Any]
-                      ) -> tuple[list[tuple[int, PaymentRow]], Bad]:
+def validate_payments(header: list[str], block: Block, opts: dict[str, Any]
+                      ) -> tuple[list[tuple[int, PaymentRow]], Bad, int]:
+    """A block -> (line, payment) pairs, bad rows, row count."""
     good: list[tuple[int, PaymentRow]] = []
     bad: Bad = []
-    for line, fields in rows:
-        if len(fields) != len(header):
-            bad.append((line, f"{len(fields)} fields, expected {len(header)}"))
-            continue
+    for line, row in _rows(header, block, bad):
         try:
-            good.append((line, payment_row(dict(zip(header, fields, strict=True)))))
+            good.append((line, payment_row(row)))
         except RowError as exc:
             bad.append((line, str(exc)))
-    return good, bad
+    return good, bad, len(good) + len(bad)
 
 
 # --- reading -------------------------------------------------------------------------------------
 
 class _Source:
-    """A CSV file read in chunks of raw rows, counting characters for the progress bar."""
+    """A CSV file cut into blocks of whole rows (never inside a quoted field)."""
 
     def __init__(self, path: Path, required: Sequence[str], allowed: Sequence[str]) -> None:
         try:
@@ -155,11 +177,9 @@ class _Source:
             self._file = path.open(encoding="utf-8-sig", newline="")
         except OSError as exc:
             raise ImportFileError(f"cannot read {path}: {exc.strerror}") from None
-        self.done = 0
         self.path = path
-        self.reader = csv.reader(self._counted(self._file))
         try:
-            header = [h.strip().lower() for h in next(self.reader)]
+            header = [h.strip().lower() for h in next(csv.reader(self._file))]
         except (StopIteration, UnicodeDecodeError, csv.Error) as exc:
             self._file.close()
             raise ImportFileError(f"{path}: no readable CSV header ({exc})") from None
@@ -171,25 +191,29 @@ class _Source:
                        else f"unknown column {unknown[0]!r}")
             raise ImportFileError(f"{path}: {problem} (see docs: CSV columns)")
         self.header = header
+        self.line = 2  # the next line's number
+        self.done = 0
 
-    def _counted(self, f: io.TextIOBase) -> Iterator[str]:
-        for line in f:
-            self.done += len(line)
-            yield line
-
-    def read(self, n: int) -> RawRows:
-        """Up to n non-empty rows with their line numbers (runs in a worker thread)."""
-        out: RawRows = []
-        reader = self.reader
+    def read(self, n: int) -> Block | None:
+        """About n lines of whole rows, or None at the end (runs in a worker thread)."""
+        lines: list[str] = []
+        open_quote = False
         try:
-            for row in reader:
-                if row and (len(row) > 1 or row[0].strip()):
-                    out.append((reader.line_num, row))
-                    if len(out) >= n:
-                        break
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise ImportFileError(f"{self.path}: line {reader.line_num}: {exc}") from None
-        return out
+            for text in self._file:
+                lines.append(text)
+                if text.count('"') % 2:
+                    open_quote = not open_quote
+                if len(lines) >= n and not open_quote:
+                    break
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(f"{self.path}: near line {self.line + len(lines)}: {exc}"
+                                  ) from None
+        if not lines:
+            return None
+        block = (self.line, "".join(lines))
+        self.line += len(lines)
+        self.done += len(block[1])
+        return block
 
     def close(self) -> None:
         self._file.close()
@@ -197,39 +221,44 @@ class _Source:
 
 # --- the pipeline --------------------------------------------------------------------------------
 
-Validate = Callable[[list[str], RawRows, dict[str, Any]], tuple[Any, Bad]]
+Validate = Callable[[list[str], Block, dict[str, Any]], tuple[Any, Bad, int]]
 Write = Callable[[Any, Any], Any]
 
 
-async def _next(source: _Source, validate: Validate, opts: dict[str, Any],
-                executor: Executor | None) -> tuple[int, Any, Bad]:
-    rows = await asyncio.to_thread(source.read, CHUNK_ROWS)
-    if not rows:
-        return 0, None, []
+async def _validate(block: Block, header: list[str], validate: Validate,
+                    opts: dict[str, Any], executor: Executor | None) -> tuple[Any, Bad, int]:
     loop = asyncio.get_running_loop()
-    good, bad = await loop.run_in_executor(executor, validate, source.header, rows, opts)
-    return len(rows), good, bad
+    return await loop.run_in_executor(executor, validate, header, block, opts)
 
 
 async def _pipeline(db: Any, source: _Source, validate: Validate, opts: dict[str, Any],
                     write: Write, report: ImportReport, progress: ProgressFn | None,
-                    executor: Executor | None) -> None:
-    """Read and validate chunk n+1 while chunk n is written."""
+                    executor: Executor | None, depth: int) -> None:
+    """Keep `depth` blocks validating while the oldest validated block is written."""
     try:
         async with asyncio.TaskGroup() as tg:
+            pending: deque[asyncio.Task[tuple[Any, Bad, int]]] = deque()
             writing: asyncio.Task[Any] | None = None
-            while True:
-                count, good, bad = await _next(source, validate, opts, executor)
+            more = True
+            while more or pending:
+                while more and len(pending) < depth:
+                    block = await asyncio.to_thread(source.read, CHUNK_ROWS)
+                    more = block is not None
+                    if block is not None:
+                        pending.append(tg.create_task(
+                            _validate(block, source.header, validate, opts, executor),
+                            name="import:validate"))
+                if not pending:
+                    break
+                good, bad, count = await pending.popleft()
                 report.rows += count
+                report.imported += count - len(bad)
                 report.bad.extend(BadRow(line, reason) for line, reason in bad)
                 if writing is not None:
                     await writing
+                writing = tg.create_task(write(db, good), name="import:write")
                 if progress is not None:
                     progress(source.done, source.total)
-                if count == 0:
-                    return
-                report.imported += count - len(bad)
-                writing = tg.create_task(write(db, good), name="import:write")
     except BaseExceptionGroup as group:
         first = group.exceptions[0]
         while isinstance(first, BaseExceptionGroup):
@@ -242,12 +271,14 @@ async def _run(store: Store, source: _Source, validate: Validate, opts: dict[str
                progress: ProgressFn | None) -> None:
     """The whole file in ONE transaction; rolled back when strict and any row is bad."""
     executor: Executor | None = None
+    workers = 1
     if source.total >= PROCESS_MIN_BYTES:
-        executor = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    await store.pragma("cache_size = -262144")
+        workers = min(VALIDATION_WORKERS, os.cpu_count() or 1)
+        executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     try:
-        async with store.transaction() as db:
-            await _pipeline(db, source, validate, opts, write, report, progress, executor)
+        async with store.bulk_transaction() as db:
+            await _pipeline(db, source, validate, opts, write, report, progress, executor,
+                            workers + 1)
             if strict and report.bad:
                 raise _StrictAbort
     except _StrictAbort:
@@ -256,7 +287,6 @@ async def _run(store: Store, source: _Source, validate: Validate, opts: dict[str
         source.close()
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-        await store.pragma("cache_size = -2000")
     report.bad.sort(key=lambda b: b.line)
 
 
@@ -270,7 +300,8 @@ async def import_debtors(store: Store, path: str | Path, *, campaign: str = "def
     source = _Source(Path(path), DEBTOR_REQUIRED, DEBTOR_REQUIRED + DEBTOR_OPTIONAL)
     report = ImportReport("debtors")
 
-    async def write(db: Any, params: tuple[list[Any], list[Any], list[Any]]) -> None:
+    async def write(db: Any, packed: bytes) -> None:
+        params = marshal.loads(packed)
         await db.executemany(_UPSERT_DEBTOR, params[0])
         await db.executemany(_UPSERT_ACCOUNT, params[1])
         await db.executemany(_UPSERT_PHONE, params[2])

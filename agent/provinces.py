@@ -6,6 +6,7 @@ follows the borrower's address time zone).
 
 from __future__ import annotations
 
+import functools
 import re
 
 WIB, WITA, WIT = "Asia/Jakarta", "Asia/Makassar", "Asia/Jayapura"
@@ -70,6 +71,7 @@ for _name, _code, _zone, _aliases in PROVINCES:
         _INDEX[_key(_alias)] = _zone
 
 
+@functools.lru_cache(maxsize=1024)
 def province_zone(province: str) -> str | None:
     """The IANA zone of an Indonesian province (name, alias or ISO code), or None if unknown."""
     return _INDEX.get(_key(province))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import NamedTuple
 
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneNumber
@@ -34,8 +34,7 @@ class RowError(ValueError):
     """One row is invalid; str() is the reason."""
 
 
-@dataclass(frozen=True, slots=True)
-class DebtorRow:
+class DebtorRow(NamedTuple):
     external_id: str
     name: str
     locale: str
@@ -53,8 +52,7 @@ class DebtorRow:
     time_barred: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentRow:
+class PaymentRow(NamedTuple):
     external_id: str
     account_id: str
     amount: int
@@ -143,11 +141,10 @@ def infer_tz(explicit: str, province: str, number: str) -> str:
 def debtor_row(row: Mapping[str, str], region: str = "ID") -> DebtorRow:
     """Validate one debtors.csv row (columns as in docs: DEBTOR_REQUIRED + DEBTOR_OPTIONAL)."""
     get = row.get
-    ext, name, acc = (get("external_id") or "").strip(), (get("name") or "").strip(), \
-        (get("account_id") or "").strip()
+    ext, name, acc = row["external_id"].strip(), row["name"].strip(), row["account_id"].strip()
     if not ext or not name or not acc:
         raise RowError("external_id, name and account_id must not be empty")
-    phones = [e164(get("phone") or "", region)]
+    phones = [e164(row["phone"], region)]
     for extra in (get("phone2"), get("phone3")):
         if extra and extra.strip():
             number = e164(extra, region)
@@ -158,24 +155,32 @@ def debtor_row(row: Mapping[str, str], region: str = "ID") -> DebtorRow:
         raise RowError(f"locale {locale!r} is not one of {sorted(LOCALES)}")
     province = (get("province") or "").strip()
     tz = infer_tz((get("tz") or "").strip(), province, phones[0])
-    start = hour_minute(get("preferred_start") or "", "preferred_start")
-    end = hour_minute(get("preferred_end") or "", "preferred_end")
-    if (start is None) != (end is None) or (start and end and start >= end):
-        raise RowError("preferred_start and preferred_end must both be given, start < end")
-    payday_raw = (get("payday") or "").strip()
-    payday = int(payday_raw) if payday_raw.isdigit() else None
-    if payday_raw and (payday is None or not 1 <= payday <= 31):
-        raise RowError(f"payday {payday_raw!r} is not a day of month 1-31")
+    start, end = get("preferred_start"), get("preferred_end")
+    if start or end:
+        start, end = hour_minute(start or "", "preferred_start"), \
+            hour_minute(end or "", "preferred_end")
+        if start is None or end is None or start >= end:
+            raise RowError("preferred_start and preferred_end must both be given, start < end")
+    payday = _payday(get("payday") or "")
     barred = (get("time_barred") or "").strip().lower()
     if barred not in _TRUE and barred not in _FALSE:
         raise RowError(f"time_barred {barred!r} is not true/false")
     currency = (get("currency") or "IDR").strip().upper() or "IDR"
     if len(currency) != 3 or not currency.isalpha():
         raise RowError(f"currency {currency!r} is not a 3-letter code")
-    return DebtorRow(ext, name, locale, tz, province or None, start, end,
+    return DebtorRow(ext, name, locale, tz, province or None, start or None, end or None,
                      (get("segment") or "").strip(), tuple(phones), acc,
-                     amount(get("amount_due") or "", "amount_due"), currency,
-                     iso_date(get("due_date") or "", "due_date"), payday, barred in _TRUE)
+                     amount(row["amount_due"], "amount_due"), currency,
+                     iso_date(row["due_date"], "due_date"), payday, barred in _TRUE)
+
+
+def _payday(raw: str) -> int | None:
+    text = raw.strip()
+    if not text:
+        return None
+    if not text.isdigit() or not 1 <= int(text) <= 31:
+        raise RowError(f"payday {text!r} is not a day of month 1-31")
+    return int(text)
 
 
 def paid_at(raw: str) -> str:

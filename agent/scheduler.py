@@ -64,6 +64,13 @@ class SchedulerSettings:
     horizon_h: float = 24.0
     payday_lookahead_days: int = 3
 
+    @classmethod
+    def from_config(cls, cfg: Any, worker: str = "scheduler") -> SchedulerSettings:
+        """From the config's [scheduler] section (fields of the same name; others default)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: getattr(cfg, k) for k in names if hasattr(cfg, k)}
+        return cls(**{**values, "worker": values.get("worker", worker)})
+
 
 @dataclass(slots=True)
 class TickReport:

@@ -107,20 +107,41 @@ class Store:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """One `BEGIN IMMEDIATE` write transaction; commits on success, rolls back on error."""
+        async with self._lock, self._begin() as db:
+            yield db
+
+    @asynccontextmanager
+    async def bulk_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A transaction for bulk imports: foreign-key enforcement off, a large page cache.
+
+        Only for statements that resolve their keys themselves (the importer's upserts take
+        the debtor id from a subselect on its unique external id; NOT NULL still holds).
+        """
         async with self._lock:
+            await self._db.execute("PRAGMA foreign_keys = OFF")
+            await self._db.execute("PRAGMA cache_size = -262144")
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreError(f"store {self.path} is busy or broken: {exc}") from None
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            try:
-                await self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                raise StoreError(f"commit failed on {self.path}: {exc}") from None
+                async with self._begin() as db:
+                    yield db
+            finally:
+                await self._db.execute("PRAGMA foreign_keys = ON")
+                await self._db.execute("PRAGMA cache_size = -2000")
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[aiosqlite.Connection]:
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {self.path} is busy or broken: {exc}") from None
+        try:
+            yield self._db
+        except BaseException:
+            await self._db.execute("ROLLBACK")
+            raise
+        try:
+            await self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"commit failed on {self.path}: {exc}") from None
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         """Run a read query outside any write transaction."""
@@ -306,7 +327,7 @@ class Store:
         """Settle pending promises against payments: (kept promise ids, broken promise ids).
 
         Kept: payments on the account made from the promise's creation day up to its date sum
-        to at least the promised amount; an account whose payments cover `amount_due` closes.
+        to at least the promised amount. Any account whose payments cover `amount_due` closes.
         Broken: its date is before `today` and it is not kept; the account's next contact is
         set to the start of the day after the promise date (debtor local), kind `recontact`.
         """
@@ -341,6 +362,11 @@ class Store:
             await db.executemany(
                 "UPDATE accounts SET next_contact_at = ?, next_kind = ?, state = ? WHERE id = ?",
                 moves)
+            await db.execute(
+                "UPDATE accounts SET state = 'closed', next_contact_at = NULL"
+                " WHERE state = 'open' AND id IN (SELECT account_id FROM payments)"
+                " AND (SELECT SUM(amount) FROM payments y WHERE y.account_id = accounts.id)"
+                " >= amount_due")
         return kept, broken
 
 

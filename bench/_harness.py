@@ -1,8 +1,8 @@
-"""What the live benchmarks share: the sandbox PBX, the daemon as a subprocess, CPU readings,
-and one full conversation driven from the simulated debtor's side.
+"""What the live benchmarks share on the debtor's side: one full conversation driven from the
+simulated debtor (tests/harness/debtor.py: the far end of a real call, through its own ARI app
+and RTP), with its timings. Process-side helpers (PBX, daemon, CPU) are in bench/_procs.py.
 
-The debtor side is tests/harness/debtor.py (the far end of a real call, through its own ARI
-app and RTP), so the repository root goes on sys.path here. All times are this process's
+The repository root goes on sys.path here, for `tests.harness`. All times are this process's
 monotonic clock (the event loop's), the clock the harness stamps frames with.
 """
 
@@ -11,10 +11,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
-import os
-import re
-import resource
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -34,181 +30,8 @@ from agent.errors import TagihError  # noqa: E402
 from agent.events import AudioFrame  # noqa: E402
 from agent.media.codec import rms  # noqa: E402
 from agent.tts import Tts  # noqa: E402
+from bench._procs import KO_PACK  # noqa: E402
 from tests.harness.debtor import VOICED_RMS, DebtorLine, SimulatedDebtors, Spoken  # noqa: E402
-
-KO_PACK = str(REPO / "tests/fixtures/locales/ko")
-PBX_SCRIPT = REPO / "scripts" / "pbx"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-class BenchError(Exception):
-    """A benchmark could not run; main() prints it as one line and exits 1."""
-
-
-# --- figures ---------------------------------------------------------------------------------
-
-
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear-interpolated percentile (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q
-    lo = int(pos)
-    hi = min(lo + 1, len(ordered) - 1)
-    return round(ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo), 1)
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process (all its threads) from /proc/<pid>/stat."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread name, threads of one name summed; the main thread (for Python:
-    the event loop) is "<name> main". Python does not name its OS threads, so in the daemon
-    "python" is every worker thread together (Vosk decoding, TTS, to_thread)."""
-    out: dict[str, float] = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError, ValueError):
-            stat = (task / "stat").read_text()
-            name = re.sub(r"[_-]?\d+$", "", stat[stat.index("(") + 1 : stat.rindex(")")])
-            name += " main" if task.name == str(pid) else ""
-            fields = stat[stat.rindex(")") + 2 :].split()
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
-
-
-def own_cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def raise_fd_limit() -> None:
-    """Each call costs this process and the daemon about two sockets; lift the soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
-# --- the sandbox PBX -------------------------------------------------------------------------
-
-
-class Sandbox:
-    """scripts/pbx: start it when it is not running, and stop it later only if we started it
-    (the Asterisk is shared with other people's tests)."""
-
-    def __init__(self) -> None:
-        self.started = False
-
-    def _run(self, *args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(PBX_SCRIPT), *args], capture_output=True, text=True,
-                              timeout=timeout_s, check=False)
-
-    def pid(self) -> int | None:
-        done = self._run("status", timeout_s=20)
-        found = re.search(r"running \(pid (\d+)\)", done.stdout)
-        if done.returncode == 0 and found:
-            return int(found.group(1))
-        if done.returncode == 3:
-            return None
-        raise BenchError(f"scripts/pbx status failed: {done.stderr.strip() or done.stdout}")
-
-    def ensure(self) -> int:
-        """The running Asterisk's PID, provisioning and starting the sandbox if needed."""
-        pid = self.pid()
-        if pid is not None:
-            return pid
-        for step, timeout_s in (("provision", 900.0), ("start", 60.0)):
-            print(f"bench: scripts/pbx {step}", file=sys.stderr)
-            done = self._run(step, timeout_s=timeout_s)
-            if done.returncode != 0:
-                raise BenchError(f"scripts/pbx {step} failed: {done.stderr.strip()[-500:]}")
-        self.started = True
-        pid = self.pid()
-        if pid is None:
-            raise BenchError("scripts/pbx start succeeded but status says stopped")
-        return pid
-
-    def stop_if_started(self) -> None:
-        if self.started:
-            self._run("stop", timeout_s=60)
-            self.started = False
-
-
-# --- the daemon ------------------------------------------------------------------------------
-
-
-@dataclass
-class DaemonProc:
-    pid: int
-    socket: str
-    log: Path
-
-    def tail(self, chars: int = 2000) -> str:
-        return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
-
-
-def daemon_env(workdir: Path, model: str | None, extra: Mapping[str, str]) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update({
-        "TAGIH_DAEMON_CONTROL_SOCKET": str(workdir / "tagih.sock"),
-        "TAGIH_TTS_CACHE_DIR": str(workdir / "tts"),
-        "TAGIH_STORE_PATH": str(workdir / "tagih.db"),
-        "TAGIH_CALL_LOCALE": KO_PACK,
-        "TAGIH_SCHEDULER_ENABLED": "false",  # only the bench's calls
-        "TAGIH_DAEMON_DRAIN_S": "10",
-        "TAGIH_DAEMON_RECORD_DIR": "",
-        "PYTHONUNBUFFERED": "1",
-    })
-    if model:
-        env["TAGIH_ASR_MODEL_PATH"] = model
-    env.update(extra)
-    return env
-
-
-@contextlib.asynccontextmanager
-async def running_daemon(workdir: Path, model: str | None = None,
-                         extra_env: Mapping[str, str] | None = None,
-                         ready_timeout_s: float = 60) -> AsyncIterator[DaemonProc]:
-    """`tagih -v run` as a subprocess with its own socket, TTS cache and store in workdir."""
-    env = daemon_env(workdir, model, extra_env or {})
-    log = workdir / "daemon.log"
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent", "-v", "run", env=env, cwd=REPO,
-            stdout=out, stderr=subprocess.STDOUT)
-    daemon = DaemonProc(proc.pid, env["TAGIH_DAEMON_CONTROL_SOCKET"], log)
-    try:
-        await _wait_ready(daemon, proc, ready_timeout_s)
-        yield daemon
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(30):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-async def _wait_ready(daemon: DaemonProc, proc: asyncio.subprocess.Process,
-                      timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if proc.returncode is not None:
-            raise BenchError(f"the daemon exited ({proc.returncode}):\n{daemon.tail()}")
-        with contextlib.suppress(TagihError):
-            status = await control.request(daemon.socket, "GET", "/status", timeout_s=2)
-            if status.get("ari_connected"):
-                return
-        if time.monotonic() > deadline:
-            raise BenchError(f"the daemon was not connected to ARI within {timeout_s:.0f} s:\n"
-                             f"{daemon.tail()}")
-        await asyncio.sleep(0.2)
 
 
 async def render_clips(texts: Sequence[str], cache_dir: Path) -> dict[str, bytes]:
@@ -224,17 +47,33 @@ async def render_clips(texts: Sequence[str], cache_dir: Path) -> dict[str, bytes
 
 
 class TimedDebtors(SimulatedDebtors):
-    """SimulatedDebtors that also notes when each debtor channel entered Stasis.
+    """SimulatedDebtors that also note when each debtor channel was created and answered.
 
-    `answered_at[tag]`: Asterisk's own timestamp of the debtor channel's StasisStart, moved
-    onto this process's monotonic clock. The 5xxx dialplan runs Answer(), MixMonitor() and
-    Stasis() back to back, so this is the answer as Asterisk saw it, within a millisecond or
-    two. `arrived_at[tag]`: when the event reached the harness (its lag under load)."""
+    Both from Asterisk's own timestamps (ms resolution), moved onto this process's monotonic
+    clock. `answered_at[tag]`: the debtor channel's StasisStart. The 5xxx dialplan runs
+    Answer(), MixMonitor() and Stasis() back to back, so this is the answer plus MixMonitor's
+    set-up (it opens three files). `created_at[tag]`: the channel's creationtime, when the bot's
+    Dial created it, just before its Answer() (priority 1, no ringing). The real answer lies
+    between the two (measured 6-16 ms apart here)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.answered_at: dict[str, float] = {}
-        self.arrived_at: dict[str, float] = {}
+        self.created_at: dict[str, float] = {}
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[TimedDebtors]:
+        """The parent's, plus: a line still up at the end also loses its media channel and
+        bridge (the parent cancels the task that would remove them before hanging up)."""
+        async with super().running():
+            try:
+                yield self
+            finally:
+                for line in self._lines:
+                    if not line.ended.is_set():
+                        with contextlib.suppress(Exception):
+                            await line.ari.hangup(f"{line.channel_id}-dm")
+                            await line.ari.destroy_bridge(f"{line.channel_id}-db")
 
     async def _route(self, tg: asyncio.TaskGroup) -> None:  # the parent's, plus the stamps
         loop = asyncio.get_running_loop()
@@ -243,8 +82,9 @@ class TimedDebtors(SimulatedDebtors):
             if isinstance(event, StasisStart) and event.args and event.args[0] in self._waiting:
                 tag = event.args[0]
                 now = loop.time()
-                self.arrived_at[tag] = now
                 self.answered_at[tag] = _to_monotonic(event.timestamp, now)
+                created = str((event.raw.get("channel") or {}).get("creationtime", ""))
+                self.created_at[tag] = _to_monotonic(created, now)
                 tg.create_task(self._attach(event.channel_id, tag, tg))
 
 
@@ -276,7 +116,8 @@ class Conversation:
     error: str = ""
     spoken: list[Spoken] = field(default_factory=list)
     turn_ms: list[float] = field(default_factory=list)  # debtor last voiced -> bot voiced
-    answer_to_greeting_ms: float | None = None
+    answer_to_greeting_ms: float | None = None  # debtor's StasisStart -> bot voiced heard
+    created_to_greeting_ms: float | None = None  # debtor channel created -> bot voiced heard
     answer_to_media_ms: float | None = None  # first frame of any kind heard by the debtor
     answer_to_line_ms: float | None = None  # the harness had wired the debtor's media
     harness_late_frames: int = 0
@@ -343,7 +184,7 @@ async def converse(debtors: TimedDebtors, socket: str, number: str, tag: str, di
         answered = debtors.answered_at.get(tag)
         if answered is not None:
             conv.answer_to_line_ms = round((wired_at - answered) * 1000, 1)
-        _measure(conv, line, answered)
+        _measure(conv, line, answered, debtors.created_at.get(tag))
     return conv
 
 
@@ -351,7 +192,8 @@ async def _answered(line_f: asyncio.Future[DebtorLine],
                     call: asyncio.Future[dict[str, Any]]) -> DebtorLine:
     """The debtor's line once it is wired; a call that fails before that raises here.
     (line_f is left alone then: the debtors' router may still resolve it.)"""
-    await asyncio.wait({line_f, call}, return_when=asyncio.FIRST_COMPLETED)
+    either: set[asyncio.Future[Any]] = {line_f, call}
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if line_f.done():
         return line_f.result()
     raise TagihError(f"the call ended without reaching the debtor: {call.result()}")
@@ -384,7 +226,8 @@ async def _next_prompt(line: DebtorLine, after: float, quiet_s: float) -> bool:
         ended.cancel()
 
 
-def _measure(conv: Conversation, line: DebtorLine, answered: float | None) -> None:
+def _measure(conv: Conversation, line: DebtorLine, answered: float | None,
+             created: float | None) -> None:
     frames = line.heard.frames
     for said in conv.spoken:
         reply = first_voiced_after(frames, said.last_voiced)
@@ -393,6 +236,8 @@ def _measure(conv: Conversation, line: DebtorLine, answered: float | None) -> No
     greeting = first_voiced_after(frames, 0.0)
     if answered is not None and greeting is not None:
         conv.answer_to_greeting_ms = round((greeting - answered) * 1000, 1)
+    if created is not None and greeting is not None:
+        conv.created_to_greeting_ms = round((greeting - created) * 1000, 1)
     if answered is not None and frames:
         conv.answer_to_media_ms = round((frames[0].at - answered) * 1000, 1)
     conv.harness_late_frames = line.transport.stats.late_frames

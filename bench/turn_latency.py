@@ -16,14 +16,18 @@ Figures (all on the harness's monotonic clock, as the debtor's side lives the ca
                       first voiced frame of the bot's reply the debtor side RECEIVED.
                       T = 3 turns per call.
   answer_to_greeting  from the debtor channel's answer to the first voiced frame of the bot the
-                      debtor received. "Answer" is Asterisk's own timestamp on the debtor
-                      channel's StasisStart event (the 5xxx dialplan runs Answer(), MixMonitor()
-                      and Stasis() back to back), moved onto the harness's clock. It includes
-                      the bot's own set-up after its leg is answered and the debtor side's media
-                      wiring. Also printed: answer_to_media (first frame of any kind the debtor
-                      received) and answer_to_debtor_wired (the harness had bridged the
-                      debtor's media; when this is later than the greeting's first frame, the
-                      greeting's start was clipped on the debtor's side, not late from the bot).
+                      debtor received. "Answer" is Asterisk's own timestamp (ms) on the debtor
+                      channel's StasisStart event, moved onto the harness's clock: the 5xxx
+                      dialplan runs Answer(), MixMonitor() and Stasis() back to back, so it is
+                      the answer plus MixMonitor's set-up, a few ms late. The bot's own leg may
+                      enter its Stasis app before that, so this can read a little below the
+                      bot's answer_to_audio. created_to_greeting (from the debtor channel's
+                      creationtime, just before its Answer()) is the matching upper bound.
+                      Also printed: answer_to_media (first frame of any kind the debtor
+                      received; equal to answer_to_greeting when the greeting's first frame is
+                      voiced) and answer_to_debtor_wired (the harness had bridged the debtor's
+                      media; were it later than the greeting, the debtor would have missed the
+                      greeting's start and the figure would measure the harness, not the bot).
   bot_answer_to_audio the daemon's own CallReport.answer_to_audio_ms: its StasisStart -> its
                       first frame of speech sent.
   bot_replies         the daemon's CallReport.replies_ms: its end of the debtor's turn -> its
@@ -48,18 +52,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench._harness import (
-    SHORT,
-    BenchError,
-    Conversation,
-    Sandbox,
-    TimedDebtors,
-    converse,
-    percentile,
-    raise_fd_limit,
-    render_clips,
-    running_daemon,
-)
+from bench._harness import SHORT, Conversation, TimedDebtors, converse, render_clips
+from bench._procs import BenchError, Sandbox, percentile, raise_fd_limit, running_daemon
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -83,8 +77,8 @@ async def run(args: argparse.Namespace) -> list[Conversation]:
     with tempfile.TemporaryDirectory(prefix="tagih-bench-") as tmp:
         work = Path(tmp)
         clips = await render_clips(SHORT.replies, work / "tts")
-        async with running_daemon(work, args.model) as daemon, \
-                TimedDebtors().running() as debtors:
+        debtors = TimedDebtors()
+        async with running_daemon(work, args.model) as daemon, debtors.running():
             run_id = uuid.uuid4().hex[:6]
             done: list[Conversation] = []
             for i in range(args.calls):
@@ -109,6 +103,7 @@ def _one_line(i: int, conv: Conversation) -> str:
 def figures(convs: list[Conversation]) -> dict[str, Any]:
     turns = [ms for c in convs for ms in c.turn_ms]
     greet = [c.answer_to_greeting_ms for c in convs if c.answer_to_greeting_ms is not None]
+    upper = [c.created_to_greeting_ms for c in convs if c.created_to_greeting_ms is not None]
     media = [c.answer_to_media_ms for c in convs if c.answer_to_media_ms is not None]
     wired = [c.answer_to_line_ms for c in convs if c.answer_to_line_ms is not None]
     bot_greet = [float(c.report["answer_to_audio_ms"]) for c in convs
@@ -120,6 +115,7 @@ def figures(convs: list[Conversation]) -> dict[str, Any]:
         "answer_to_greeting_ms_p50": percentile(greet, 0.5),
         "max_ms": max(turns, default=None),
         "answer_to_greeting_ms_p95": percentile(greet, 0.95),
+        "created_to_greeting_ms_p50": percentile(upper, 0.5),
         "answer_to_media_ms_p50": percentile(media, 0.5),
         "answer_to_debtor_wired_ms_p50": percentile(wired, 0.5),
         "bot_answer_to_audio_ms_p50": percentile(bot_greet, 0.5),
@@ -141,7 +137,8 @@ def summary(convs: list[Conversation], fig: dict[str, Any]) -> str:
         f"  bot side (its end of turn -> first reply frame sent): "
         f"p50 {fig['bot_replies_ms_p50']} ms, p95 {fig['bot_replies_ms_p95']} ms",
         f"answer -> greeting heard by the debtor: p50 {fig['answer_to_greeting_ms_p50']} ms, "
-        f"p95 {fig['answer_to_greeting_ms_p95']} ms; first frame of any kind heard after "
+        f"p95 {fig['answer_to_greeting_ms_p95']} ms (from the debtor leg's creation, an upper "
+        f"bound: p50 {fig['created_to_greeting_ms_p50']} ms); first frame of any kind heard after "
         f"{fig['answer_to_media_ms_p50']} ms, debtor media wired after "
         f"{fig['answer_to_debtor_wired_ms_p50']} ms (p50s); bot side answer -> audio: "
         f"p50 {fig['bot_answer_to_audio_ms_p50']} ms",
@@ -160,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         limit = args.timeout_s or 120 + 60 * args.calls
         convs = asyncio.run(asyncio.wait_for(run(args), limit))
     except (BenchError, TimeoutError) as exc:
-        print(f"bench: error: {exc or 'overall time limit reached'}", file=sys.stderr)
+        print(f"bench: error: {str(exc) or 'the overall time limit was reached'}",
+              file=sys.stderr)
         return 1
     finally:
         if not args.keep_pbx:

@@ -59,7 +59,8 @@ async def test_bad_rows_reported_good_rows_imported(store: Store, csv_file: Path
         report = await import_debtors(store, csv_file)
         assert [str(b) for b in report.bad] == BAD
         assert (report.rows, report.imported) == (7, 4)
-        debtors = await store.fetchall("SELECT external_id, tz, pref_start FROM debtors ORDER BY id")
+        debtors = await store.fetchall(
+            "SELECT external_id, tz, pref_start FROM debtors ORDER BY id")
         assert [tuple(d) for d in debtors] == [
             ("D1", "Asia/Jakarta", None), ("D2", "Asia/Jayapura", "09:00"),
             ("D6", "America/Los_Angeles", None), ("D7", "Asia/Makassar", None)]
@@ -68,8 +69,10 @@ async def test_bad_rows_reported_good_rows_imported(store: Store, csv_file: Path
         again = await import_debtors(store, csv_file)  # idempotent
         assert again.imported == 4
         counts = await store.fetchone("SELECT (SELECT COUNT(*) FROM debtors),"
-                                      " (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM phones)")
+                                      " (SELECT COUNT(*) FROM accounts),"
+                                      " (SELECT COUNT(*) FROM phones)")
         assert tuple(counts) == (4, 4, 5)  # type: ignore[arg-type]
+        assert await store.pragma("foreign_keys") == 1  # back on after the bulk transaction
 
 
 async def test_reimport_updates_by_external_id(store: Store, tmp_path: Path) -> None:
@@ -145,3 +148,23 @@ def test_cli_import_and_window(csv_file: Path, tmp_path: Path) -> None:
                                       ["2026-12-26T08:00:00+08:00", "2026-12-26T20:00:00+08:00"]]
     res = runner.invoke(cli, ["window", "--tz", "Mars/Base", "--from", "2026-12-24"])
     assert res.exit_code == 1 and "tagih: error: unknown time zone 'Mars/Base'" in res.output
+
+
+async def test_worker_process_and_small_blocks_keep_line_numbers(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large-file path (validation in a worker process), blocks cut between quoted lines."""
+    from agent import importer
+    monkeypatch.setattr(importer, "PROCESS_MIN_BYTES", 0)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    p = tmp_path / "multi.csv"
+    quoted = 'D9,"Made\nWayan",+6281234567899,,A9,1000,2026-12-01,Bali,,,,,\n'  # 2 lines
+    p.write_text(HEADER + ROWS[0] + quoted + "".join(ROWS[1:]), encoding="utf-8")
+    async with asyncio.timeout(60):
+        report = await import_debtors(store, p)
+    assert [str(b) for b in report.bad] == [
+        "line 6: phone '12345' is not a valid number",
+        "line 7: amount_due '-5' is not a whole non-negative amount",
+        "line 8: due_date '2026-13-01' is not an ISO date (YYYY-MM-DD)"]
+    assert (report.rows, report.imported) == (8, 5)
+    row = await store.fetchone("SELECT name, tz FROM debtors WHERE external_id = 'D9'")
+    assert tuple(row) == ("Made\nWayan", "Asia/Makassar")  # type: ignore[arg-type]

@@ -10,7 +10,6 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,9 +50,12 @@ class FakeDialer:
         self.dials: list[tuple[ClaimedAttempt, datetime]] = []
         self.live = 0
         self.max_live = 0
+        self.changed = asyncio.Condition()
 
     async def dial(self, attempt: ClaimedAttempt) -> DialResult:
         self.dials.append((attempt, self.clock.now()))
+        async with self.changed:
+            self.changed.notify_all()
         self.live += 1
         self.max_live = max(self.max_live, self.live)
         try:
@@ -335,3 +337,22 @@ async def _run_property(tz: str, start_day: date, caps: tuple[int, int], script:
                     for att, at in dialer.dials]
         finally:
             await store.close()
+
+
+async def test_run_loops_until_stopped_and_drains(env) -> None:  # type: ignore[no-untyped-def]
+    store, clock = env
+    await store.upsert_campaign("c1", pacing_cps=100)
+    await add_debtors(store, 3)
+    clock.at = datetime(2026, 12, 7, 2, tzinfo=UTC)
+    dialer = FakeDialer(store, clock, hold=0.05)
+    sched = Scheduler(store, dialer, clock=clock, settings=settings_(tick_s=0.01))
+    stop = asyncio.Event()
+    async with asyncio.timeout(10):
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(sched.run(stop), name="scheduler")
+            async with dialer.changed:
+                await dialer.changed.wait_for(lambda: len(dialer.dials) >= 3)
+            stop.set()
+    assert len(dialer.dials) == 3 and dialer.live == 0
+    ended = await store.fetchall("SELECT disposition FROM attempts WHERE ended_at IS NOT NULL")
+    assert [e[0] for e in ended] == ["NO_ANSWER"] * 3  # the live calls finished before run returned

@@ -44,8 +44,8 @@ async def seed(store: Store, n: int = 1, tz: str = "Asia/Jakarta") -> list[int]:
                 (debtor, f"A{i}", to_db(NOW)))
             (account,) = await cur.fetchone()  # type: ignore[misc]
             number = f"+628123456{i:04d}"
-            cur = await db.execute("INSERT INTO phones (debtor_id, e164) VALUES (?, ?) RETURNING id",
-                                   (debtor, number))
+            cur = await db.execute(
+                "INSERT INTO phones (debtor_id, e164) VALUES (?, ?) RETURNING id", (debtor, number))
             (phone,) = await cur.fetchone()  # type: ignore[misc]
             cur = await db.execute(
                 "INSERT INTO attempts (debtor_id, account_id, phone_id, number, scheduled_for,"
@@ -130,7 +130,8 @@ async def test_reconcile_kept_and_broken(store: Store) -> None:
         assert (kept, broken) == ([1], [])
         kept, broken = await store.reconcile(date(2026, 12, 9))
         assert (kept, broken) == ([], [2])
-        accounts = await store.fetchall("SELECT id, state, next_contact_at, next_kind FROM accounts")
+        accounts = await store.fetchall(
+            "SELECT id, state, next_contact_at, next_kind FROM accounts")
         assert [tuple(a) for a in accounts] == [
             (1, "closed", None, "regular"),  # paid in full
             (2, "open", "2026-12-08T17:00:00Z", "recontact")]  # 2026-12-09 00:00 WIB

@@ -71,6 +71,7 @@ def daemon_env(tmp_path_factory: pytest.TempPathFactory, pbx_ready: None) -> dic
         "TAGIH_DAEMON_RECORD_DIR": str(base / "rec"),
         "TAGIH_TTS_CACHE_DIR": str(base / "tts"),
         "TAGIH_STORE_PATH": str(base / "tagih.db"),
+        "TAGIH_AGI_PORT": "0",  # any free port: several daemons may run at once in tests
         "PYTHONUNBUFFERED": "1",
     })
     return env

@@ -151,7 +151,8 @@ async def test_inbound_route_identifies_the_caller(pbx_ready: None, ari_config: 
                                                    tmp_path: Path) -> None:
     async with asyncio.timeout(60), agi_server(tmp_path) as (_, port):
         async with ari_app(ari_config, subscribe_all=True) as ari:
-            channel = await ari.originate("Local/s@tagih-inbound", {"TAGIH_AGI": f"127.0.0.1:{port}"},
+            channel = await ari.originate("Local/s@tagih-inbound",
+                                          {"TAGIH_AGI": f"127.0.0.1:{port}"},
                                           callerId="081234567890")
             inner = f"{channel}-2"
 

@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 import pytest_asyncio
 
 from agent.agi import AgiServer
