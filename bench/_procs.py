@@ -73,7 +73,8 @@ def raise_fd_limit() -> None:
     """Each call costs this process and the daemon about two sockets; lift the soft limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        with contextlib.suppress(ValueError, OSError):  # e.g. an unlimited hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 # --- the sandbox PBX -------------------------------------------------------------------------

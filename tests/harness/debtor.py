@@ -56,6 +56,7 @@ class DebtorLine:
         self._voiced_at: float | None = None  # start of the current voiced segment
         self._last_voiced = 0.0
         self._tasks: list[asyncio.Task[None]] = []
+        self.media_id = self.bridge_id = ""
 
     async def listen(self) -> None:
         while True:
@@ -150,8 +151,10 @@ class SimulatedDebtors:
                     for task in line._tasks:
                         task.cancel()
                     await line.transport.aclose()
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(Exception):  # leave nothing in the shared PBX
                         await line.hangup()
+                        await self.ari.hangup(line.media_id)
+                        await self.ari.destroy_bridge(line.bridge_id)
                 events.cancel()
                 router.cancel()
 
@@ -193,6 +196,7 @@ class SimulatedDebtors:
         await self.ari.create_bridge(bridge)
         await self.ari.add_channels(bridge, channel_id, media_id)
         line = DebtorLine(self.ari, channel_id, transport)
+        line.media_id, line.bridge_id = media_id, bridge
         self._lines.append(line)
         line._tasks += [
             tg.create_task(transport.run()),
