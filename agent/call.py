@@ -257,7 +257,9 @@ class CallSession:
 
     async def _turn(self, speaker: str, text: str) -> None:
         if self.options.on_turn is not None:
-            await self.options.on_turn(Turn(speaker=speaker, text=text, at=self._loop.time()))
+            # shielded: a hangup cancels the call's tasks, but a turn once said is written
+            await asyncio.shield(self.options.on_turn(Turn(speaker=speaker, text=text,
+                                                           at=self._loop.time())))
 
 
 def new_call_id() -> str:

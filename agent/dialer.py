@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from agent.call import new_call_id
 from agent.daemon import Daemon, request_from_context
 from agent.events import CallOutcome, Turn
 from agent.scheduler import ClaimedAttempt, DialResult
@@ -46,7 +47,8 @@ class AriDialer:
                      "TAGIH_ATTEMPT_ID": str(attempt.attempt_id)}
         number = dial_string(attempt.number, self.daemon.cfg.dial.number_format)
         request = request_from_context(ctx, number, variables)
-        report = await self.daemon.place_call(f"a{attempt.attempt_id}", request,
+        call_id = f"a{attempt.attempt_id}-{new_call_id()[:8]}"  # unique across stores too
+        report = await self.daemon.place_call(call_id, request,
                                               sink=_StoreSink(self.store, attempt.attempt_id))
         return DialResult(answered=report.answered, amd=report.amd or None,
                           hangup_cause=report.cause, disposition=report.disposition)

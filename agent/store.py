@@ -130,13 +130,22 @@ class Store:
     @asynccontextmanager
     async def _begin(self) -> AsyncIterator[aiosqlite.Connection]:
         try:
-            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "within a transaction" not in str(exc):
+                    raise
+                # a transaction whose task was cancelled mid-statement was left open; we hold
+                # the lock, so it is nobody's: undo it and start ours
+                log.warning("store: rolled back a transaction abandoned by a cancelled task")
+                await self._db.execute("ROLLBACK")
+                await self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise StoreError(f"store {self.path} is busy or broken: {exc}") from None
         try:
             yield self._db
         except BaseException:
-            await self._db.execute("ROLLBACK")
+            await asyncio.shield(self._db.execute("ROLLBACK"))
             raise
         try:
             await self._db.execute("COMMIT")
