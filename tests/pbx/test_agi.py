@@ -10,23 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 
 from agent.agi import AgiServer
 from agent.config import AriConfig
 from agent.store import Store, to_db
+from tests.pbx.raw_ari import Event, on, raw_ari_app
 
 pytestmark = pytest.mark.pbx
 
-Event = dict[str, Any]
 MONDAY_10_WIB = datetime(2026, 12, 7, 3, tzinfo=UTC)
 
 
@@ -38,60 +35,8 @@ class FixedClock:
         await asyncio.sleep(seconds)
 
 
-class Ari:
-    """One throw-away ARI application: its events WebSocket and REST calls."""
-
-    def __init__(self, session: aiohttp.ClientSession, ari: AriConfig, app: str) -> None:
-        self.session, self.ari, self.app = session, ari, app
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=5000)
-        self.seen: list[Event] = []
-        self.auth = {"Authorization": aiohttp.encode_basic_auth(ari.user, ari.password)}
-
-    async def pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            await self.queue.put(json.loads(message.data))
-
-    async def expect(self, ok: Callable[[Event], bool], timeout_s: float = 20) -> Event:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                event = await self.queue.get()
-                self.seen.append(event)
-                if ok(event):
-                    return event
-
-    async def originate(self, endpoint: str, variables: dict[str, str], **params: str) -> str:
-        channel = f"t-agi-{uuid.uuid4().hex[:12]}"
-        query = {"endpoint": endpoint, "app": self.app, "formats": "ulaw", "channelId": channel,
-                 "otherChannelId": f"{channel}-2", **params}
-        async with asyncio.timeout(10), self.session.post(
-                f"{self.ari.url}/ari/channels", params=query, headers=self.auth,
-                json={"variables": variables}) as r:
-            assert r.status == 200, await r.text()
-        return channel
-
-    async def hangup(self, channel: str) -> None:
-        async with asyncio.timeout(10), self.session.delete(
-                f"{self.ari.url}/ari/channels/{channel}", headers=self.auth):
-            pass
-
-
-@asynccontextmanager
-async def ari_app(ari: AriConfig, subscribe_all: bool = False) -> AsyncIterator[Ari]:
-    app = f"tagih-agi-test-{uuid.uuid4().hex[:8]}"
-    params = {"app": app, "subscribeAll": "true" if subscribe_all else "false"}
-    async with aiohttp.ClientSession() as session:
-        async with asyncio.timeout(5):
-            ws = await session.ws_connect(f"{ari.url.replace('http', 'ws', 1)}/ari/events",
-                                          params=params, headers={
-                                              "Authorization": aiohttp.encode_basic_auth(
-                                                  ari.user, ari.password)})
-        events = Ari(session, ari, app)
-        async with ws, asyncio.TaskGroup() as tg:
-            pump = tg.create_task(events.pump(ws), name=f"{app}:events")
-            try:
-                yield events
-            finally:
-                pump.cancel()
+def ari_app(ari: AriConfig, subscribe_all: bool = False):  # type: ignore[no-untyped-def]
+    return raw_ari_app(ari, "tagih-agi-test", subscribe_all)
 
 
 @asynccontextmanager
@@ -112,10 +57,6 @@ async def agi_server(tmp_path: Path) -> AsyncIterator[tuple[Store, int]]:
     finally:
         await server.close()
         await store.close()
-
-
-def on(kind: str, channel: str) -> Callable[[Event], bool]:
-    return lambda e: e["type"] == kind and e.get("channel", {}).get("id") == channel
 
 
 def varsets(seen: list[Event], channel: str) -> dict[str, str]:

@@ -9,9 +9,7 @@ import asyncio
 import json
 import re
 import socket
-import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +17,14 @@ import aiohttp
 import pytest
 
 from agent.config import AriConfig
+from tests.pbx.raw_ari import auth, on, raw_ari_app
 
 pytestmark = pytest.mark.pbx
 
 Event = dict[str, Any]
 
 
-def _auth(ari: AriConfig, password: str | None = None) -> dict[str, str]:
-    return {"Authorization": aiohttp.encode_basic_auth(ari.user, password or ari.password)}
+_auth = auth
 
 
 async def _info(ari: AriConfig, password: str | None = None) -> tuple[int, Any]:
@@ -99,66 +97,18 @@ def test_asterisk_listens_only_on_loopback(asterisk_pid: int) -> None:
 # --- the dialplan contract (dialplan/extensions_tagih.conf + the test overlay) ---------------
 
 
-class Events:
-    """The events WebSocket of one throw-away ARI application, plus REST calls."""
-
-    def __init__(self, session: aiohttp.ClientSession, ari: AriConfig, app: str) -> None:
-        self.session, self.ari, self.app = session, ari, app
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(maxsize=1000)
-        self.seen: list[Event] = []
-
-    async def pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for message in ws:
-            await self.queue.put(json.loads(message.data))
-
-    async def expect(self, ok: Callable[[Event], bool], timeout_s: float = 15) -> Event:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                event = await self.queue.get()
-                self.seen.append(event)
-                if ok(event):
-                    return event
-
-    async def rest(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        async with asyncio.timeout(10), self.session.request(
-                method, f"{self.ari.url}/ari{path}", headers=_auth(self.ari), **kwargs) as r:
-            text = await r.text()
-            return r.status, json.loads(text) if text.startswith(("{", "[")) else text
-
-    async def originate(self, number: str, variables: dict[str, str]) -> str:
-        channel = f"t-sandbox-{uuid.uuid4().hex[:12]}"
-        status, body = await self.rest("POST", "/channels", params={
-            "endpoint": f"Local/{number}@tagih-outbound", "app": self.app, "formats": "ulaw",
-            "channelId": channel, "otherChannelId": f"{channel}-2"}, json={"variables": variables})
-        assert status == 200, body
-        return channel
+def _events(ari: AriConfig):  # type: ignore[no-untyped-def]
+    return raw_ari_app(ari, "tagih-sandbox")
 
 
-@asynccontextmanager
-async def _events(ari: AriConfig) -> AsyncIterator[Events]:
-    app = f"tagih-sandbox-{uuid.uuid4().hex[:8]}"
-    async with aiohttp.ClientSession() as session:
-        async with asyncio.timeout(5):
-            ws = await session.ws_connect(f"{ari.url.replace('http', 'ws', 1)}/ari/events",
-                                          params={"app": app}, headers=_auth(ari))
-        events = Events(session, ari, app)
-        async with ws, asyncio.TaskGroup() as tg:
-            pump = tg.create_task(events.pump(ws), name=f"{app}:events")
-            try:
-                yield events
-            finally:
-                pump.cancel()
-
-
-def _on(kind: str, channel: str) -> Callable[[Event], bool]:
-    return lambda e: e["type"] == kind and e.get("channel", {}).get("id") == channel
+_on = on
 
 
 @pytest.mark.parametrize(("number", "amd"), [("1001", "HUMAN"), ("4001", "MACHINE")])
 async def test_amd_result_is_on_the_bots_channel(pbx_ready: None, ari_config: AriConfig,
                                                  number: str, amd: str) -> None:
     async with _events(ari_config) as ari:
-        channel = await ari.originate(number, {"__SIM_HOLD": "5"})
+        channel = await ari.originate(f"Local/{number}@tagih-outbound", {"__SIM_HOLD": "5"})
         await ari.expect(_on("StasisStart", channel))
         status, var = await ari.rest("GET", f"/channels/{channel}/variable",
                                      params={"variable": "TAGIH_AMDSTATUS"})
@@ -176,7 +126,7 @@ async def test_unanswered_call_reports_why(pbx_ready: None, ari_config: AriConfi
                                            variables: dict[str, str], cause: int,
                                            dialstatus: str | None) -> None:
     async with _events(ari_config) as ari:
-        channel = await ari.originate(number, variables)
+        channel = await ari.originate(f"Local/{number}@tagih-outbound", variables)
         destroyed = await ari.expect(_on("ChannelDestroyed", channel))
     varsets = {e["variable"]: e["value"] for e in ari.seen
                if _on("ChannelVarset", channel)(e) and e["variable"].startswith("TAGIH_")
