@@ -75,6 +75,7 @@ def _write_debtors(path: Path, n: int) -> dict[str, str]:
     return behaviour
 
 
+@pytest.mark.timeout(1200)
 async def test_a_simulated_week_on_the_real_pbx(tmp_path: Path, pbx) -> None:
     n = int(os.environ.get("TAGIH_WEEK_DEBTORS", "1000"))
     clock = SimClock(MONDAY)
