@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agent.ari import AriClient
 from agent.ari_events import AriEvent, ChannelDestroyed, ConnectionLost, StasisEnd, StasisStart
-from agent.errors import MediaError
+from agent.errors import AriError, MediaError
 from agent.events import (
     AudioFrame,
     CallOutcome,
@@ -114,7 +114,8 @@ class CallSession:
         """Run the call to its end and return the script's outcome."""
         self.timing.stasis_at = self._loop.time()
         try:
-            await self._setup_media()
+            if not await self._wire_media():
+                return self.script.outcome()
             async with asyncio.TaskGroup() as tg:
                 assert self.transport is not None
                 tg.create_task(self.transport.run(), name=f"call:{self.channel_id}:pacer")
@@ -131,6 +132,17 @@ class CallSession:
         return self.script.outcome()
 
     # --- media wiring --------------------------------------------------------------------------
+
+    async def _wire_media(self) -> bool:
+        """Set up media; False when the far end hung up first (an outcome, not an error)."""
+        try:
+            await self._setup_media()
+        except AriError:
+            if await self.ari.get_channel(self.channel_id) is not None:
+                raise
+            self.hangup_reason = "far end hung up before the bot could speak"
+            return False
+        return True
 
     async def _setup_media(self) -> None:
         transport = RtpTransport(host=self.options.media_host)

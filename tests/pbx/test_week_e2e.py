@@ -81,7 +81,7 @@ async def test_a_simulated_week_on_the_real_pbx(tmp_path: Path, pbx) -> None:
     clock = SimClock(MONDAY)
     behaviour = _write_debtors(tmp_path / "debtors.csv", n)
     dnc = sorted(behaviour)[::20]  # 5 % of the numbers
-    pbx("cli", "dialplan set global SIM_HOLD 1")  # simulated humans hang up after 1 s
+    pbx("cli", "dialplan set global SIM_HOLD 2")  # simulated humans hang up after 2 s
     cfg = load_config(env={"TAGIH_DIAL_NUMBER_FORMAT": "digits", "TAGIH_DIAL_RING_TIMEOUT_S": "1",
                            "TAGIH_TTS_CACHE_DIR": str(tmp_path / "tts"),
                            "TAGIH_CALL_LOCALE": "id"})
