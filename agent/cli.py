@@ -67,60 +67,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @_fail_cleanly
 def run(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C or SIGTERM drains live calls and stops)."""
-    from agent.agi import AgiServer
-    from agent.asr import Asr
-    from agent.daemon import Daemon, install_signal_handlers
-    from agent.dialer import AriDialer
-    from agent.scheduler import Scheduler, SchedulerSettings
-    from agent.store import Store
-    from agent.tts import Tts
+    from agent.service import serve
 
     cfg = _config(ctx)
-
-    async def _main() -> None:
-        stop = asyncio.Event()
-        install_signal_handlers(stop)
-        asr = await Asr.load(cfg.asr)  # fails fast with the model path and what is wrong
-        tts = Tts(cfg.tts)
-        await tts.check_voice(cfg.tts.voice_id)
-        await tts.check_voice(cfg.tts.voice_en)
-        store = await Store.open(cfg.store.path)
-        agi = AgiServer(store, host=cfg.agi.host, port=cfg.agi.port)
-        try:
-            await agi.start()  # the dialplan's pre-dial check and inbound caller lookup
-            daemon = Daemon(cfg, tts, asr, store)
-            click.echo(f"tagih: daemon up; ARI {cfg.ari.url} app {cfg.ari.app}; "
-                       f"model {asr.model_path}; store {cfg.store.path}; "
-                       f"control socket {cfg.daemon.control_socket}", err=True)
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(daemon.run(stop), name="daemon")
-                if cfg.scheduler.enabled:
-                    settings = SchedulerSettings(concurrency=cfg.scheduler.concurrency,
-                                                 tick_s=cfg.scheduler.tick_s)
-                    scheduler = Scheduler(store, AriDialer(daemon, store), settings=settings)
-                    tg.create_task(_after_connect(daemon, stop, scheduler.run(stop)),
-                                   name="scheduler")
-        finally:
-            await agi.close()
-            await store.close()
-            await tts.aclose()
-            await asr.aclose()
-
-    asyncio.run(_main())
-
-
-async def _after_connect(daemon: Any, stop: asyncio.Event, job: Any) -> None:
-    """Start dialing only once ARI is up (the scheduler would record failures otherwise)."""
-    async with asyncio.TaskGroup() as tg:
-        up = tg.create_task(daemon.ari.connected.wait())
-        stopped = tg.create_task(stop.wait())
-        await asyncio.wait({up, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        up.cancel()
-        stopped.cancel()
-    if stop.is_set():
-        job.close()
-        return
-    await job
+    asyncio.run(serve(cfg, announce=lambda line: click.echo(line, err=True)))
 
 
 def _parse_vars(pairs: tuple[str, ...]) -> dict[str, str]:
