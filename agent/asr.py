@@ -122,6 +122,7 @@ class Asr:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, cfg.decode_threads), thread_name_prefix="asr-decode")
         self._closed = False
+        self._grammars: dict[tuple[str, ...], str | None] = {}
 
     @classmethod
     async def load(cls, cfg: AsrConfig) -> Asr:
@@ -143,15 +144,18 @@ class Asr:
         return [w for w in words if self.model.vosk_model_find_word(w) < 0]
 
     def grammar_for(self, phrases: Sequence[str] | None) -> str | None:
-        """The grammar JSON for a turn, or None for free dictation."""
+        """The grammar JSON for a turn, or None for free dictation (cached per phrase list)."""
         if not phrases:
             return None
-        missing = set(self.missing_words(phrases))
-        kept = [p for p in phrases if not missing.intersection(p.split())]
-        if missing:
-            log.warning("asr: %d grammar word(s) not in the model; %d of %d phrases kept",
-                        len(missing), len(kept), len(phrases))
-        return grammar_json(kept, self.has_unk) if kept else None
+        key = tuple(phrases)
+        if key not in self._grammars:
+            missing = set(self.missing_words(phrases))
+            kept = [p for p in phrases if not missing.intersection(p.split())]
+            if missing:  # said once per phrase list, not once per call
+                log.warning("asr: %d grammar word(s) not in the model; %d of %d phrases kept",
+                            len(missing), len(kept), len(phrases))
+            self._grammars[key] = grammar_json(kept, self.has_unk) if kept else None
+        return self._grammars[key]
 
     def listener(self, grammar: Sequence[str] | None = None, *,
                  clock: Callable[[], float] = time.monotonic) -> Listener:
