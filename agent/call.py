@@ -211,9 +211,10 @@ class CallSession:
         await self._perform(self.opening if self.opening is not None else self.script.start())
         while True:
             event = await self._next_event()
+            actions = self.script.step(event)  # pure and fast: it tags the turn's intent
             if isinstance(event, Utterance):
-                await self._turn("debtor", event.text)
-            await self._perform(self.script.step(event))
+                await self._turn("debtor", event.text, getattr(self.script, "last_intent", ""))
+            await self._perform(actions)
 
     async def _listen(self) -> None:
         """Route recogniser events: speech start stops the bot (barge-in), finals queue up."""
@@ -267,11 +268,11 @@ class CallSession:
                 self.timing.replies.append((self._heard_at, playback.first_sent_at))
                 self._heard_at = 0.0
 
-    async def _turn(self, speaker: str, text: str) -> None:
+    async def _turn(self, speaker: str, text: str, intent: str = "") -> None:
         if self.options.on_turn is not None:
             # shielded: a hangup cancels the call's tasks, but a turn once said is written
-            await asyncio.shield(self.options.on_turn(Turn(speaker=speaker, text=text,
-                                                           at=self._loop.time())))
+            turn = Turn(speaker=speaker, text=text, intent=intent, at=self._loop.time())
+            await asyncio.shield(self.options.on_turn(turn))
 
 
 def new_call_id() -> str:

@@ -60,6 +60,13 @@ class DialogScript:
         self.promises += [a for a in actions if isinstance(a, Promise)]
         return list(actions)
 
+    @property
+    def last_intent(self) -> str:
+        """The intent the dialog read in the debtor's latest turn ('' before any)."""
+        if self.state is None:
+            return ""
+        return next((t.intent for t in reversed(self.state.turns) if t.speaker == "debtor"), "")
+
     def outcome(self) -> CallOutcome:
         if self.state is None:
             return CallOutcome(disposition="HANGUP")

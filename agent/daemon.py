@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from agent.ari import AriClient
 from agent.ari_events import StasisStart
@@ -48,6 +49,7 @@ class CallRequest:
     payday: int | None = None
     currency: str = "IDR"
     today: str | None = None  # ISO date; default: today on this machine
+    tz: str = ""  # the debtor's time zone (greetings follow the debtor's hour)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CallRequest:
@@ -79,7 +81,15 @@ def request_from_context(ctx: dict[str, Any], number: str,
     return CallRequest(number=number, name=str(ctx.get("name") or ""),
                        locale=str(ctx.get("locale") or ""), variables=variables or {},
                        amount_due=ctx.get("amount_due"), due=ctx.get("due_date"),
-                       payday=ctx.get("payday"), currency=str(ctx.get("currency") or "IDR"))
+                       payday=ctx.get("payday"), currency=str(ctx.get("currency") or "IDR"),
+                       tz=str(ctx.get("tz") or ""))
+
+
+def _local_hour(tz: str) -> int:
+    try:
+        return datetime.now(ZoneInfo(tz)).hour if tz else datetime.now().hour
+    except (ZoneInfoNotFoundError, ValueError):
+        return datetime.now().hour
 
 
 class CallSink(Protocol):
@@ -139,7 +149,7 @@ class Daemon:
                           else date.today(),
                           pack=pack, policy=self.cfg.negotiation, currency=request.currency,
                           creditor=self.cfg.call.creditor, payday=request.payday,
-                          is_machine=machine, hour=datetime.now().hour)
+                          is_machine=machine, hour=_local_hour(request.tz))
         return DialogScript(ctx)
 
     def voice_for(self, request: CallRequest) -> str:

@@ -115,6 +115,10 @@ async def test_a_simulated_week_on_the_real_pbx(tmp_path: Path, pbx) -> None:
         rows = await store.fetchall(
             "SELECT number, local_time, disposition, amd, dialled_at FROM attempts"
             " WHERE dialled_at IS NOT NULL")
+        talked = await store.fetchall(
+            "SELECT a.disposition, COUNT(DISTINCT a.id), COUNT(DISTINCT t.attempt_id)"
+            " FROM attempts a LEFT JOIN turns t ON t.attempt_id = a.id"
+            " WHERE a.dialled_at IS NOT NULL GROUP BY a.disposition")
         skipped = await store.fetchall(
             "SELECT number FROM attempts WHERE dialled_at IS NULL AND ended_at IS NOT NULL")
     finally:
@@ -123,6 +127,10 @@ async def test_a_simulated_week_on_the_real_pbx(tmp_path: Path, pbx) -> None:
         await tts.aclose()
         await asr.aclose()
     _check_week(rows, behaviour, set(dnc), n)
+    # the transcript went to the store as the calls happened: every answered human call has
+    # its turns, and no unanswered attempt has any (machines are hung up on without a word)
+    assert {d: with_turns == attempts if d == "HANGUP" else with_turns == 0
+            for d, attempts, with_turns in talked} == {d: True for d, _, _ in talked}
     print(f"\nweek: {len(rows)} real calls, {len(skipped)} attempts not dialled, "
           f"dispositions {dict(Counter(r['disposition'] for r in rows))}")
 
