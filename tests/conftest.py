@@ -1,3 +1,3 @@
-"""Test-wide fixtures: the daemon harness for the PBX tests is a plugin, so any test dir can use it."""
+"""Test-wide fixtures: the daemon harness for the PBX tests is a plugin, usable anywhere."""
 
 pytest_plugins = ["tests.pbx.daemon_harness"]

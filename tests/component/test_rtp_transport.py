@@ -1,6 +1,7 @@
 """The RTP transport on real UDP sockets on 127.0.0.1."""
 
 import asyncio
+import itertools
 import socket
 
 import numpy as np
@@ -103,8 +104,7 @@ async def test_sent_packets_are_well_formed_rtp() -> None:
     await tx.aclose()
     assert len(packets) >= 10
     seqs = [p.seq for p in packets]
-    assert all((b - a) & 0xFFFF == 1 for a, b in zip(seqs, seqs[1:], strict=False))
+    assert all((b - a) & 0xFFFF == 1 for a, b in itertools.pairwise(seqs))
     assert all(p.payload_type == 0 and len(p.payload) == 160 for p in packets)
-    assert all(b.timestamp - a.timestamp == 160 for a, b in zip(packets, packets[1:],
-                                                                strict=False))
+    assert all(b.timestamp - a.timestamp == 160 for a, b in itertools.pairwise(packets))
     assert packets[0].marker and len({p.ssrc for p in packets}) == 1
