@@ -11,9 +11,10 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agent import control
 from agent.errors import TagihError
@@ -193,3 +194,21 @@ async def _wait_ready(daemon: DaemonProc, proc: asyncio.subprocess.Process,
             raise BenchError(f"the daemon was not connected to ARI within {timeout_s:.0f} s:\n"
                              f"{daemon.tail()}")
         await asyncio.sleep(0.2)
+
+
+def run_bench(keep_pbx: bool, limit_s: float,
+              job: Callable[[int], Coroutine[Any, Any, Any]]) -> Any:
+    """Raise the fd limit, make sure the sandbox runs, run `job(asterisk_pid)` under an overall
+    time limit, and stop the sandbox afterwards if this run started it (unless keep_pbx).
+    Raises BenchError with one line for the caller to print."""
+    raise_fd_limit()
+    sandbox = Sandbox()
+    try:
+        asterisk_pid = sandbox.ensure()
+        return asyncio.run(asyncio.wait_for(job(asterisk_pid), limit_s))
+    except TimeoutError:
+        raise BenchError("the overall time limit was reached") from None
+    finally:
+        if not keep_pbx:
+            with contextlib.suppress(Exception):
+                sandbox.stop_if_started()

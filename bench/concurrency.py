@@ -54,11 +54,10 @@ from bench._harness import NEGOTIATE, Conversation, TimedDebtors, converse, rend
 from bench._procs import (
     BenchError,
     DaemonProc,
-    Sandbox,
     cpu_seconds,
     own_cpu_seconds,
     percentile,
-    raise_fd_limit,
+    run_bench,
     running_daemon,
     thread_cpu,
 )
@@ -237,20 +236,12 @@ def summary(fig: dict[str, Any], res: Run) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raise_fd_limit()
-    sandbox = Sandbox()
+    limit = args.timeout_s or 300 + args.calls / args.ramp + args.seconds
     try:
-        asterisk_pid = sandbox.ensure()
-        limit = args.timeout_s or 300 + args.calls / args.ramp + args.seconds
-        res = asyncio.run(asyncio.wait_for(run(args, asterisk_pid), limit))
-    except (BenchError, TimeoutError) as exc:
-        print(f"bench: error: {str(exc) or 'the overall time limit was reached'}",
-              file=sys.stderr)
+        res = run_bench(args.keep_pbx, limit, lambda pid: run(args, pid))
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if not args.keep_pbx:
-            with contextlib.suppress(Exception):
-                sandbox.stop_if_started()
     fig = figures(args, res)
     print(summary(fig, res))
     print(json.dumps(fig, ensure_ascii=False))

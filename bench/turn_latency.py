@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import sys
 import tempfile
@@ -53,7 +52,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._harness import SHORT, Conversation, TimedDebtors, converse, render_clips
-from bench._procs import BenchError, Sandbox, percentile, raise_fd_limit, running_daemon
+from bench._procs import BenchError, percentile, run_bench, running_daemon
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -150,20 +149,12 @@ def summary(convs: list[Conversation], fig: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    raise_fd_limit()
-    sandbox = Sandbox()
+    limit = args.timeout_s or 120 + 60 * args.calls
     try:
-        sandbox.ensure()
-        limit = args.timeout_s or 120 + 60 * args.calls
-        convs = asyncio.run(asyncio.wait_for(run(args), limit))
-    except (BenchError, TimeoutError) as exc:
-        print(f"bench: error: {str(exc) or 'the overall time limit was reached'}",
-              file=sys.stderr)
+        convs = run_bench(args.keep_pbx, limit, lambda _pid: run(args))
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if not args.keep_pbx:
-            with contextlib.suppress(Exception):
-                sandbox.stop_if_started()
     fig = figures(convs)
     print(summary(convs, fig))
     print(json.dumps(fig, ensure_ascii=False))
